@@ -1,0 +1,5 @@
+import sys
+
+from restore.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""``restore``: the command-line entry point.
+
+Every command lives in its own module of this package and exposes ``register(subparsers)``, which
+adds its parser and sets ``func``. Errors the user can fix (:class:`restore.errors.RestoreError`)
+print as one line and exit with status 2; an unexpected failure prints one line too (set
+``RESTORE_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "sample", "interpolate", "train"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from restore import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="restore",
+        description="Image restoration with generative models: super-resolution (SRResNet/SRGAN) and "
+                    "inpainting over GAN/VAE priors, measured with PSNR, SSIM and LPIPS.")
+    parser.add_argument("--version", action="version", version=f"restore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"restore.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"restore.cli.{name}":
+                continue  # a command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from restore.errors import RestoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except RestoreError as exc:
+        print(f"restore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("restore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback unless asked for
+        if os.environ.get("RESTORE_DEBUG"):
+            raise
+        print(f"restore: internal error: {type(exc).__name__}: {exc} (RESTORE_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

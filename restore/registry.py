@@ -1,0 +1,167 @@
+"""The registry of shipped models: one manifest (``weights/models.json``) describes every one.
+
+Each entry names the architecture and its config, the task, the scale (SR), the safetensors file in
+``weights/``, its sha256, a licence note, headline metrics and the model card beside it. Files are
+checked against their sha256 at every load: a changed file is refused.
+
+Example:
+    >>> from restore.registry import list_models
+    >>> isinstance(list_models(), list)
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .backbones import sha256_file
+from .errors import RestoreError
+
+#: ``weights/`` at the repository root, installed as the ``restore.weights`` package.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+if not WEIGHTS_DIR.is_dir():  # installed (non-editable): the package-dir mapping puts it here
+    WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MANIFEST = "models.json"
+
+
+@dataclass
+class ModelEntry:
+    """One shipped model.
+
+    Attributes:
+        name: registry name, e.g. ``"srresnet-x4"``.
+        task: ``"sr"``, ``"gan"`` or ``"vae"``.
+        arch: key of :data:`restore.archs.ARCHS`.
+        config: keyword arguments of the architecture.
+        file: safetensors file name inside ``weights/``.
+        sha256: hex digest of that file.
+        scale: upscaling factor for SR models, else ``None``.
+        resolution: ``(channels, height, width)`` for generative priors, else ``None``.
+        licence: licence note (code, weights, training data).
+        metrics: headline validation metrics, as in the model card.
+        card: model card file name inside ``weights/``.
+        description: one line for ``restore models``.
+    """
+
+    name: str
+    task: str
+    arch: str
+    config: dict
+    file: str
+    sha256: str
+    scale: int | None = None
+    resolution: list | None = None
+    licence: str = ""
+    metrics: dict = field(default_factory=dict)
+    card: str = ""
+    description: str = ""
+
+    @property
+    def path(self) -> Path:
+        return WEIGHTS_DIR / self.file
+
+
+def _manifest_path(weights_dir: Path | None = None) -> Path:
+    return (weights_dir or WEIGHTS_DIR) / MANIFEST
+
+
+def list_models(task: str | None = None, *, weights_dir: Path | None = None) -> list[ModelEntry]:
+    """All registered models (optionally of one ``task``), sorted by name."""
+    path = _manifest_path(weights_dir)
+    if not path.is_file():
+        return []
+    try:
+        raw = json.loads(path.read_text())
+    except ValueError as exc:
+        raise RestoreError(f"{path}: model manifest is not valid JSON ({exc})") from None
+    entries = [ModelEntry(**item) for item in raw.get("models", [])]
+    return sorted((e for e in entries if task is None or e.task == task), key=lambda e: e.name)
+
+
+def get_entry(name: str, *, task: str | None = None) -> ModelEntry:
+    """The entry called ``name``; a clear error listing what exists otherwise."""
+    models = list_models(task)
+    for entry in models:
+        if entry.name == name:
+            return entry
+    known = ", ".join(e.name for e in models) or "none shipped yet"
+    kind = f" {task}" if task else ""
+    raise RestoreError(f"unknown{kind} model {name!r} (available: {known})")
+
+
+def register(entry: ModelEntry, *, weights_dir: Path | None = None) -> None:
+    """Add or replace ``entry`` in the manifest (used by the export tooling)."""
+    path = _manifest_path(weights_dir)
+    models = [e for e in list_models(weights_dir=weights_dir) if e.name != entry.name] + [entry]
+    data = {"models": [asdict(e) for e in sorted(models, key=lambda e: e.name)]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def load_safetensors(path: str | os.PathLike, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Load a safetensors state dict, refusing it when its sha256 differs from ``sha256``.
+
+    Tensors come back in float32 (shipped files may be fp16 to keep them small).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise RestoreError(f"{path}: weights file not found")
+    if path.suffix != ".safetensors":
+        raise RestoreError(f"{path}: only .safetensors weights are loaded (no pickles)")
+    if sha256 is not None:
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise RestoreError(f"{path}: sha256 mismatch (expected {sha256[:12]}..., got {actual[:12]}...); "
+                               "the file was changed or damaged, refusing to load it")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RestoreError(f"{path}: not a valid safetensors file ({exc})") from None
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def read_card(path: str | os.PathLike) -> dict:
+    """The JSON model card saved beside a weights file (``NAME.json`` for ``NAME.safetensors``)."""
+    card = Path(path).with_suffix(".json")
+    if not card.is_file():
+        raise RestoreError(f"{path}: no model card ({card.name}) beside the weights")
+    return json.loads(card.read_text())
+
+
+def load_model(name_or_path: str | os.PathLike, *, task: str | None = None) -> tuple[nn.Module, dict]:
+    """Build and load a model from the registry name or a local ``.safetensors`` file (card beside it).
+
+    Returns ``(model in eval mode on the CPU, info)`` where ``info`` holds ``arch``, ``config``,
+    ``scale``/``resolution`` and the card.
+    """
+    from . import archs
+
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or path.is_file():
+        card = read_card(path)
+        info = {"name": path.stem, "arch": card["arch"], "config": card["config"],
+                "scale": card.get("scale"), "resolution": card.get("resolution"), "card": card}
+        state = load_safetensors(path)
+    else:
+        entry = get_entry(str(name_or_path), task=task)
+        info = {"name": entry.name, "arch": entry.arch, "config": entry.config, "scale": entry.scale,
+                "resolution": entry.resolution, "card": entry.card}
+        state = load_safetensors(entry.path, entry.sha256)
+    model = archs.build(info["arch"], **info["config"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise RestoreError(f"{name_or_path}: weights do not fit {info['arch']} {info['config']} ({first})") from None
+    return model.eval(), info

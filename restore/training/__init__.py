@@ -1,0 +1,1 @@
+"""Training loops and the infrastructure they share (recipes, checkpoints, DDP, export)."""

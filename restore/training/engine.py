@@ -1,0 +1,312 @@
+"""What every training loop in restore shares, and nothing more.
+
+Recipes (TOML files in ``restore/training/recipes/`` with command-line overrides), a distributed
+context (DDP under ``torchrun``, or a single process), bf16 autocast on CUDA, atomic resumable
+checkpoints written every N steps and on SIGINT/SIGTERM, a NaN/inf guard, a JSONL metrics log, EMA of
+weights, and the export of a trained network as safetensors plus a JSON model card.
+
+The loops themselves (``restore/training/sr.py``, ``restore/training/generative.py``) stay short
+and readable: "(1) update D, (2) update G" in plain code, these helpers around it.
+
+Example:
+    >>> from restore.training.engine import load_recipe
+    >>> recipe = load_recipe("srresnet", {"steps": 10})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import math
+import os
+import signal
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import RestoreError
+
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+class TrainingDiverged(RestoreError):
+    """A loss or a gradient became NaN/inf; training stopped without saving the broken state."""
+
+
+# ----------------------------------------------------------------------------- recipes
+def load_recipe(name_or_path: str | os.PathLike, overrides: dict | None = None) -> dict:
+    """Read a recipe (a name in ``recipes/`` or a path to a TOML file), then apply ``overrides``.
+
+    Overrides whose value is ``None`` are ignored (unset command-line flags). Unknown keys are refused,
+    so a misspelt flag cannot silently do nothing.
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = RECIPES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.toml")))
+        raise RestoreError(f"unknown recipe {str(name_or_path)!r} (shipped: {known})")
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise RestoreError(f"{path}: invalid TOML ({exc})") from None
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in recipe:
+            raise RestoreError(f"recipe {path.stem!r} has no setting {key!r}")
+        recipe[key] = value
+    recipe["recipe"] = path.stem
+    return recipe
+
+
+# ----------------------------------------------------------------------------- distributed
+@dataclass
+class Distributed:
+    """Single-process or DDP context. Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is made
+    with NCCL on CUDA and gloo on CPU; ``wrap`` puts a model in DistributedDataParallel."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls, device: torch.device) -> "Distributed":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls(device=device)
+        import torch.distributed as dist
+
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        if device.type == "cuda":
+            torch.cuda.set_device(local)
+            device = torch.device("cuda", local)
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if not dist.is_initialized():
+            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
+        return cls(rank=rank, world_size=world, local_rank=local, device=device)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if not self.enabled:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=True)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def all_reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return value
+        import torch.distributed as dist
+
+        value = value.clone()
+        dist.all_reduce(value)
+        return value / self.world_size
+
+    def close(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare module inside DDP / torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module"):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA (no loss scaling needed); a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def seed_everything(seed: int, rank: int = 0) -> torch.Generator:
+    """Seed torch (and numpy) differently per rank; returns a CPU generator for data sampling."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(seed + rank)
+    np.random.seed((seed + rank) % 2**32)
+    random.seed(seed + rank)
+    return torch.Generator().manual_seed(seed + rank)
+
+
+# ----------------------------------------------------------------------------- safety
+def check_finite(step: int, **losses: torch.Tensor | float) -> None:
+    """Raise :class:`TrainingDiverged` naming the step and the loss that went NaN/inf."""
+    for name, value in losses.items():
+        v = float(value.detach()) if torch.is_tensor(value) else float(value)
+        if not math.isfinite(v):
+            raise TrainingDiverged(f"step {step}: {name} became {v}; stopped without saving this state "
+                                   "(lower the learning rate, or resume from the last checkpoint)")
+
+
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a flag the loop checks, so it can save a checkpoint and exit cleanly.
+
+    Use as a context manager around the loop; a second signal stops at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old: dict = {}
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+# ----------------------------------------------------------------------------- checkpoints
+class Checkpointer:
+    """Atomic checkpoints in ``OUT/checkpoints/``: ``last.pt`` (always the newest) and ``best.pt``.
+
+    A checkpoint is a dict of state dicts and plain numbers/strings, saved through a temporary file
+    and a rename, so an interruption never leaves a half-written ``last.pt``. Loaded with
+    ``torch.load(weights_only=True)`` (our own files, still read with the restricted unpickler).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.dir = Path(out_dir) / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.dir / "last.pt"
+
+    def save(self, state: dict, name: str = "last.pt") -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / name
+        tmp = path.with_suffix(".pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load(self, name: str = "last.pt", map_location="cpu") -> dict:
+        path = self.dir / name
+        if not path.is_file():
+            raise RestoreError(f"{path}: no checkpoint to resume from")
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a user-facing problem
+            raise RestoreError(f"{path}: cannot read checkpoint ({exc})") from None
+
+
+class MetricsLog:
+    """Append-only JSONL log (``OUT/metrics.jsonl``), one record per line, flushed as written."""
+
+    def __init__(self, out_dir: str | os.PathLike, enabled: bool = True):
+        self.path = Path(out_dir) / "metrics.jsonl"
+        self.enabled = enabled
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **record) -> None:
+        if not self.enabled:
+            return
+        record = {k: (float(v) if torch.is_tensor(v) else v) for k, v in record.items()}
+        record.setdefault("time", round(time.time(), 3))
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def make_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """Exponential moving average of ``model``'s weights (buffers too), via torch's AveragedModel."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = True):
+    """A tqdm bar (steps, step/s and losses via ``set_postfix``); silent on non-main ranks."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
+                unit="step", smoothing=0.05)
+
+
+# ----------------------------------------------------------------------------- export
+def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, torch.Tensor], card: dict,
+                 *, fp16: bool = False) -> Path:
+    """Write ``NAME.safetensors`` (fp16 when asked) and ``NAME.json`` (the model card, with the file's sha256).
+
+    ``card`` must hold at least ``arch`` and ``config`` (what :func:`restore.registry.load_model` needs);
+    add scale/resolution, recipe, data, steps, wall time, device, validation metrics, command.
+    """
+    from safetensors.torch import save_file
+
+    from ..backbones import sha256_file
+
+    for key in ("arch", "config"):
+        if key not in card:
+            raise ValueError(f"model card needs {key!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{name}.safetensors"
+    tensors = {k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous().cpu()
+               for k, v in state_dict.items()}
+    tmp = weights.with_suffix(".safetensors.tmp")
+    save_file(tensors, str(tmp), metadata={"arch": card["arch"], "format": "restore"})
+    os.replace(tmp, weights)
+    card = dict(card, file=weights.name, sha256=sha256_file(weights), dtype="float16" if fp16 else "float32")
+    card_path = weights.with_suffix(".json")
+    tmp = card_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    os.replace(tmp, card_path)
+    return weights
+
+
+def describe_device(device: torch.device) -> str:
+    """A human name for the device (GPU model on CUDA, CPU model name elsewhere) for model cards."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

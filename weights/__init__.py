@@ -1,0 +1,1 @@
+"""restore's shipped weights: ``models.json`` (the registry manifest), ``*.safetensors`` and model cards."""
