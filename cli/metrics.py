@@ -1,0 +1,107 @@
+"""``restore metrics REF TEST``: PSNR, SSIM and (offline) LPIPS between two images or two folders.
+
+Folders are matched by file name; images present on one side only are listed and skipped. Colour
+planes are compared (alpha is ignored); a gray image against a colour one is compared as colour.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "metrics", help="PSNR / SSIM / LPIPS between two images or two folders",
+        description="Compare TEST against REF. With --y-channel and --crop-border N you get the SR "
+                    "literature's protocol (BT.601 luma, N pixels dropped per side).")
+    parser.add_argument("ref", metavar="REF", help="reference image or folder (ground truth)")
+    parser.add_argument("test", metavar="TEST", help="image or folder to evaluate")
+    parser.add_argument("--y-channel", action="store_true", help="compare BT.601 luma (MATLAB rgb2ycbcr)")
+    parser.add_argument("--crop-border", type=int, default=0, metavar="N", help="drop N pixels on each side")
+    parser.add_argument("--lpips", action="store_true", help="also compute LPIPS (offline weights)")
+    parser.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex")
+    parser.add_argument("--device", default="auto", help="device for LPIPS: auto, cpu, cuda, mps")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def _pairs(ref: Path, test: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    from restore.errors import RestoreError
+    from restore.io import is_image_file
+
+    for p in (ref, test):
+        if not p.exists():
+            raise RestoreError(f"{p}: no such file or folder")
+    if ref.is_dir() != test.is_dir():
+        raise RestoreError("REF and TEST must both be files or both be folders")
+    if not ref.is_dir():
+        return [(ref, test)], []
+    refs = {p.name: p for p in ref.iterdir() if p.is_file() and is_image_file(p)}
+    tests = {p.name: p for p in test.iterdir() if p.is_file() and is_image_file(p)}
+    common = sorted(set(refs) & set(tests))
+    if not common:
+        raise RestoreError(f"no file names in common between {ref} and {test}")
+    unmatched = sorted(set(refs) ^ set(tests))
+    return [(refs[n], tests[n]) for n in common], unmatched
+
+
+def run(args) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from restore.device import resolve_device
+    from restore.errors import RestoreError
+    from restore.io import read_image
+    from restore.metrics import LPIPS, psnr, ssim
+
+    pairs, unmatched = _pairs(Path(args.ref), Path(args.test))
+    device = resolve_device(args.device)
+    lpips_model = LPIPS(args.lpips_net, crop_border=args.crop_border).to(device) if args.lpips else None
+    rows = []
+    for ref_path, test_path in tqdm(pairs, desc="metrics", disable=len(pairs) < 2, leave=False):
+        ref, test = read_image(ref_path).tensor, read_image(test_path).tensor
+        if ref.shape[-2:] != test.shape[-2:]:
+            raise RestoreError(f"{test_path}: size {test.shape[-1]}x{test.shape[-2]} differs from "
+                               f"{ref_path} ({ref.shape[-1]}x{ref.shape[-2]})")
+        if ref.shape[1] != test.shape[1]:  # gray vs colour: compare as colour
+            ref, test = ref.expand(-1, 3, -1, -1), test.expand(-1, 3, -1, -1)
+        kw = {"crop_border": args.crop_border, "y_channel": args.y_channel}
+        try:
+            row = {"image": ref_path.name, "psnr": float(psnr(test, ref, **kw)[0]),
+                   "ssim": float(ssim(test, ref, **kw)[0])}
+        except ValueError as exc:
+            raise RestoreError(f"{test_path}: {exc}") from None
+        if lpips_model is not None:
+            with torch.inference_mode():
+                row["lpips"] = float(lpips_model(test.to(device), ref.to(device))[0])
+        rows.append(row)
+
+    keys = [k for k in ("psnr", "ssim", "lpips") if k in rows[0]]
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in keys}
+    protocol = {"y_channel": args.y_channel, "crop_border": args.crop_border,
+                "lpips_net": args.lpips_net if args.lpips else None}
+    if args.json:
+        print(json.dumps({"protocol": protocol, "images": rows, "mean": mean, "unmatched": unmatched}, indent=2))
+        return 0
+    for name in unmatched:
+        print(f"skipped (no counterpart): {name}")
+    width = max(len("mean"), *(len(r["image"]) for r in rows))
+    header = f"{'image':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}" + ("  LPIPS" if "lpips" in keys else "")
+    print(header)
+    print("-" * len(header))
+
+    def fmt(r):
+        p = "inf" if math.isinf(r["psnr"]) else f"{r['psnr']:.2f}"
+        line = f"{r['image'] if 'image' in r else 'mean':<{width}}  {p:>9}  {r['ssim']:>6.4f}"
+        return line + (f"  {r['lpips']:.4f}" if "lpips" in r else "")
+
+    for r in rows:
+        print(fmt(r))
+    if len(rows) > 1:
+        print("-" * len(header))
+        print(fmt(dict(mean, image=f"mean ({len(rows)})")))
+    space = "Y (BT.601)" if args.y_channel else "RGB"
+    print(f"[{space}, crop border {args.crop_border}" + (f", LPIPS {args.lpips_net}" if args.lpips else "") + "]")
+    return 0
