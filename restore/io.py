@@ -276,7 +276,16 @@ def _to_hwc(tensor: torch.Tensor) -> np.ndarray:
         t = t[0]
     if t.dim() != 3:
         raise ValueError(f"expected (1, C, H, W) or (C, H, W), got shape {tuple(tensor.shape)}")
-    return t.float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    # One owned float32 HWC copy (the caller's tensor is never touched); later steps work in place on it.
+    arr = np.array(t.permute(1, 2, 0).cpu().numpy(), dtype=np.float32, order="C", copy=True)
+    return np.clip(arr, 0, 1, out=arr)
+
+
+def _quantise(colour: np.ndarray, peak: float, dtype) -> np.ndarray:
+    """Scale, round and cast in place where possible: huge outputs must not hold several float copies."""
+    np.multiply(colour, peak, out=colour)
+    np.rint(colour, out=colour)
+    return colour.astype(dtype)
 
 
 def encode_image(tensor: torch.Tensor, fmt: str, *, alpha: torch.Tensor | None = None,
@@ -296,7 +305,7 @@ def encode_image(tensor: torch.Tensor, fmt: str, *, alpha: torch.Tensor | None =
     if sixteen:
         import cv2
 
-        arr = np.round(colour * 65535.0).astype(np.uint16)
+        arr = _quantise(colour, 65535.0, np.uint16)
         if channels == 2:  # OpenCV cannot write gray+alpha: widen to RGBA, nothing is lost
             arr = np.concatenate([arr[..., :1]] * 3 + [arr[..., 1:]], axis=2)
             channels = 4
@@ -314,7 +323,7 @@ def encode_image(tensor: torch.Tensor, fmt: str, *, alpha: torch.Tensor | None =
 
     import io as _io
 
-    arr = np.round(colour * 255.0).astype(np.uint8)
+    arr = _quantise(colour, 255.0, np.uint8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
     pil = Image.fromarray(arr[..., 0] if channels == 1 else arr, mode=mode)
     buf = _io.BytesIO()
@@ -341,6 +350,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False,
                        protect: tuple[str | os.PathLike, ...] = ()) -> Path:
     """Write bytes to ``path`` through a temporary file and a rename, so a reader never sees half a file.
@@ -358,6 +373,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -167,7 +167,11 @@ def test_write_is_atomic_and_never_overwrites(tmp_path, rgb_image):
     with pytest.raises(OutputExistsError, match="--overwrite"):
         write_image(tmp_path / "in.png", img)
     assert (tmp_path / "in.png").read_bytes() == before
-    write_image(tmp_path / "out.png", torch.zeros(1, 3, 4, 4))
+    source = torch.linspace(-0.5, 1.5, 48).view(1, 3, 4, 4)
+    kept = source.clone()
+    write_image(tmp_path / "out.png", source)
+    assert torch.equal(source, kept)  # clamping and quantising never touch the caller's tensor
+    assert (tmp_path / "out.png").stat().st_mode & 0o044  # readable by others, like any normal file
     write_image(tmp_path / "out.png", torch.ones(1, 3, 4, 4), overwrite=True)
     assert float(read_image(tmp_path / "out.png").tensor.min()) == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "out.png"]  # no temporary left over
