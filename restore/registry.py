@@ -152,7 +152,8 @@ def load_model(name_or_path: str | os.PathLike, *, task: str | None = None) -> t
         card = read_card(path)
         info = {"name": path.stem, "arch": card["arch"], "config": card["config"],
                 "scale": card.get("scale"), "resolution": card.get("resolution"), "card": card}
-        state = load_safetensors(path)
+        # The card's sha256 (written by export_model) guards local files as the manifest guards shipped ones.
+        state = load_safetensors(path, card.get("sha256"))
     else:
         entry = get_entry(str(name_or_path), task=task)
         info = {"name": entry.name, "arch": entry.arch, "config": entry.config, "scale": entry.scale,

@@ -1,0 +1,341 @@
+"""SRResNet and SRGAN training (Ledig et al. 2017) on one device or many (DDP under ``torchrun``).
+
+One function, :func:`train`, runs either kind from a recipe (``restore/training/recipes/*.toml``):
+
+* ``srresnet``: minimise pixel MSE between ``G(degrade(hr))`` and ``hr``.
+* ``srgan``: per step (1) update D on real HR vs ``G(lr)``, (2) update G on VGG content loss
+  + 1e-3 non-saturating adversarial loss (+ optional MSE and TV terms).
+
+Around the step: bf16 autocast on CUDA, optional ``torch.compile`` and EMA of the generator, atomic
+checkpoints every ``ckpt_every`` steps and on SIGINT/SIGTERM, ``resume`` continuing the same schedule
+(data included: batch ``k`` is a pure function of the seed, see :mod:`restore.data.sr`), a NaN/inf
+guard, a tqdm bar, ``OUT/metrics.jsonl``, validation (Y-PSNR/SSIM with border = scale, LPIPS,
+bicubic | output | truth strips in ``OUT/val/``) and the export of the generator as
+``OUT/NAME.safetensors`` + ``OUT/NAME.json`` model card. Only rank 0 validates, logs and saves.
+
+Example:
+    >>> from restore.training.engine import load_recipe
+    >>> from restore.training.sr import train
+    >>> recipe = load_recipe("srresnet_x4", {"steps": 10, "num_blocks": 2})  # doctest: +SKIP
+    >>> train(recipe, data=["data/train"], val="data/val", out="runs/try")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..errors import RestoreError
+from . import engine
+
+__all__ = ["train", "validate", "build_generator"]
+
+
+#: recipe keys that define the networks or the data order: a resumed run must keep them.
+_MUST_MATCH_ON_RESUME = ("scale", "num_blocks", "channels", "disc_channels", "patch_size", "batch_size", "seed")
+
+
+def build_generator(recipe: dict):
+    from ..archs.srresnet import SRResNet
+
+    return SRResNet(scale=recipe["scale"], num_blocks=recipe["num_blocks"], channels=recipe["channels"])
+
+
+def _check_recipe(recipe: dict, world_size: int) -> None:
+    scale, patch, batch = recipe["scale"], recipe["patch_size"], recipe["batch_size"]
+    if scale not in (2, 4, 8):
+        raise RestoreError(f"scale must be 2, 4 or 8, got {scale}")
+    if patch % scale or patch // scale < 1:
+        raise RestoreError(f"patch size {patch} is not a multiple of the scale {scale}")
+    if recipe["kind"] == "srgan" and patch < 16:
+        raise RestoreError(f"the SRGAN discriminator needs patches of at least 16 pixels, got {patch}")
+    if batch % world_size:
+        raise RestoreError(f"batch size {batch} does not divide among {world_size} processes")
+    if recipe["steps"] < 1:
+        raise RestoreError("steps must be at least 1")
+
+
+@torch.no_grad()
+def validate(generator: torch.nn.Module, pairs, scale: int, device: torch.device, *, out_dir: Path | None = None,
+             step: int = 0, strips: int = 4, use_autocast: bool = True) -> dict:
+    """Mean Y-PSNR / Y-SSIM (border = scale), LPIPS (alex) and bicubic Y-PSNR over ``pairs``.
+
+    ``pairs`` come from :func:`restore.data.sr.load_validation`. The first ``strips`` images are saved
+    as ``out_dir/val/step_XXXXXXX_NAME.png``: bicubic | output | truth side by side.
+    """
+    from ..data.degradation import imresize
+    from ..io import write_image
+    from ..metrics import lpips, psnr, ssim
+
+    was_training = generator.training
+    generator.eval()
+    totals = {"psnr_y": 0.0, "ssim_y": 0.0, "lpips": 0.0, "bicubic_psnr_y": 0.0}
+    for i, (name, hr, lr) in enumerate(pairs):
+        hr, lr = hr.to(device), lr.to(device)
+        with engine.autocast(device, use_autocast):
+            sr = generator(lr)
+        sr = sr.float().clamp(0, 1)
+        bicubic = imresize(lr, scale).clamp(0, 1)
+        totals["psnr_y"] += float(psnr(sr, hr, crop_border=scale, y_channel=True)[0])
+        totals["ssim_y"] += float(ssim(sr, hr, crop_border=scale, y_channel=True)[0])
+        totals["lpips"] += float(lpips(sr, hr, crop_border=scale)[0])
+        totals["bicubic_psnr_y"] += float(psnr(bicubic, hr, crop_border=scale, y_channel=True)[0])
+        if out_dir is not None and i < strips:
+            strip = torch.cat([bicubic, sr, hr], dim=-1).cpu()
+            write_image(Path(out_dir) / "val" / f"step_{step:07d}_{name}.png", strip, overwrite=True)
+    generator.train(was_training)
+    n = max(len(pairs), 1)
+    return {k: round(v / n, 5) for k, v in totals.items()}
+
+
+def _load_init(generator: torch.nn.Module, path: str, scale: int) -> None:
+    from ..registry import load_model
+
+    model, info = load_model(path, task="sr")
+    if info["arch"] != "srresnet":
+        raise RestoreError(f"{path}: --init needs SRResNet weights, this is {info['arch']}")
+    if info["config"].get("scale") != scale:
+        raise RestoreError(f"{path}: --init weights are x{info['config'].get('scale')}, training is x{scale}")
+    if info["config"] != generator.config:
+        theirs = ", ".join(f"{k}={v}" for k, v in info["config"].items())
+        raise RestoreError(f"{path}: --init weights are SRResNet({theirs}); set --num-blocks/--channels to match")
+    generator.load_state_dict(model.state_dict())
+
+
+def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | None = None,
+          device: str | torch.device = "auto", init: str | None = None, resume: bool = False,
+          progress_bar: bool = True, command: str | None = None) -> dict:
+    """Train SRResNet (``recipe["kind"] == "srresnet"``) or SRGAN (``"srgan"``); returns a summary dict.
+
+    Args:
+        recipe: from :func:`restore.training.engine.load_recipe` (see the shipped TOML files).
+        data: HR training folders (or files/globs).
+        out: run folder: ``checkpoints/``, ``metrics.jsonl``, ``val/`` strips, exported weights.
+        val: validation folder (optional; validation every ``val_every`` steps and at the end).
+        device: ``auto``, ``cpu``, ``cuda``... (under torchrun each rank takes its local GPU).
+        init: SRResNet ``.safetensors`` (with its model card) to start the generator from.
+        resume: continue from ``out/checkpoints/last.pt`` (same schedule, same data order).
+
+    Returns:
+        ``{"step", "stopped", "weights" (path or None), "val" (last metrics), "patches_per_s"}``.
+    """
+    from ..archs.srresnet import SRGANDiscriminator
+    from ..data.degradation import degrade
+    from ..data.sr import GPUResidentImages, find_images, load_validation, loader_batches
+    from ..device import resolve_device
+    from ..losses.sr import AdversarialLoss, VGGContentLoss, pixel_loss, tv_loss
+
+    kind = recipe["kind"]
+    if kind not in ("srresnet", "srgan"):
+        raise RestoreError(f"recipe kind must be srresnet or srgan, got {kind!r}")
+    dist = engine.Distributed.from_env(resolve_device(device))
+    device = dist.device
+    try:
+        _check_recipe(recipe, dist.world_size)
+        out = Path(out)
+        ckpt = engine.Checkpointer(out)
+        if not resume and ckpt.last.is_file():
+            raise RestoreError(f"{out} already holds a run (checkpoints/last.pt); pass --resume to continue it "
+                               "or choose another --out")
+        scale, steps = recipe["scale"], recipe["steps"]
+        local_batch = recipe["batch_size"] // dist.world_size
+        engine.seed_everything(recipe["seed"], dist.rank)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+        # ---- networks, optimisers, schedules
+        generator = build_generator(recipe).to(device)
+        if init and not resume:
+            _load_init(generator, init, scale)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=recipe["lr"], betas=tuple(recipe["betas"]))
+        sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, list(recipe["lr_milestones"]), recipe["lr_gamma"])
+        discriminator = opt_d = sched_d = content = None
+        adversarial = AdversarialLoss(recipe.get("adv_weight", 1e-3))
+        if kind == "srgan":
+            discriminator = SRGANDiscriminator(base_channels=recipe["disc_channels"]).to(device)
+            opt_d = torch.optim.Adam(discriminator.parameters(), lr=recipe["lr"], betas=tuple(recipe["betas"]))
+            sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, list(recipe["lr_milestones"]), recipe["lr_gamma"])
+            content = VGGContentLoss(recipe["content_layer"], recipe["content_net"],
+                                     recipe["content_scale"]).to(device)
+        ema = engine.make_ema(generator, recipe["ema"]) if recipe["ema"] else None
+
+        start = 0
+        if resume:
+            state = ckpt.load(map_location=device)
+            if state.get("kind") != kind:
+                raise RestoreError(f"{ckpt.last}: checkpoint is a {state.get('kind')} run, not {kind}")
+            saved = state.get("recipe", {})
+            changed = [f"--{k.replace('_', '-')} {saved[k]}" for k in _MUST_MATCH_ON_RESUME
+                       if k in saved and saved[k] != recipe.get(k)]
+            if changed:
+                raise RestoreError(f"{ckpt.last} was trained with other settings; resume with {' '.join(changed)}")
+            generator.load_state_dict(state["generator"])
+            opt_g.load_state_dict(state["opt_g"])
+            sched_g.load_state_dict(state["sched_g"])
+            if discriminator is not None:
+                discriminator.load_state_dict(state["discriminator"])
+                opt_d.load_state_dict(state["opt_d"])
+                sched_d.load_state_dict(state["sched_d"])
+            if ema is not None and "ema" in state:
+                ema.load_state_dict(state["ema"])
+            start = int(state["step"])
+
+        channels_last = recipe["channels_last"] and device.type == "cuda"
+        if channels_last:  # faster convolutions with tensor cores; same numbers
+            generator.to(memory_format=torch.channels_last)
+            if discriminator is not None:
+                discriminator.to(memory_format=torch.channels_last)
+        g_train = dist.wrap(generator)
+        d_train = dist.wrap(discriminator) if discriminator is not None else None
+        if recipe["compile"]:
+            g_train = torch.compile(g_train)
+            if d_train is not None:
+                d_train = torch.compile(d_train)
+
+        # ---- data
+        paths = find_images(data, recipe["patch_size"])
+        if recipe["gpu_resident"]:
+            resident = GPUResidentImages(paths, recipe["patch_size"], local_batch, device,
+                                         seed=recipe["seed"], rank=dist.rank)
+            batches = resident.batches(start)
+        else:
+            batches = loader_batches(paths, recipe["patch_size"], local_batch, seed=recipe["seed"], rank=dist.rank,
+                                     start_step=start, num_workers=recipe["num_workers"],
+                                     pin_memory=device.type == "cuda")
+        val_pairs = []
+        if val and dist.is_main:
+            val_pairs = load_validation(val, scale, max_images=recipe["val_max_images"] or None,
+                                        max_side=recipe["val_max_side"] or None)
+
+        log = engine.MetricsLog(out, enabled=dist.is_main)
+        if dist.is_main:
+            log.write(event="start", kind=kind, step=start, recipe=recipe, world_size=dist.world_size,
+                      device=engine.describe_device(device), train_images=len(paths))
+
+        def checkpoint(step: int) -> None:
+            if not dist.is_main:
+                return
+            state = {"kind": kind, "step": step, "recipe": recipe, "generator": generator.state_dict(),
+                     "opt_g": opt_g.state_dict(), "sched_g": sched_g.state_dict()}
+            if discriminator is not None:
+                state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
+                             sched_d=sched_d.state_dict())
+            if ema is not None:
+                state["ema"] = ema.state_dict()
+            ckpt.save(state)
+
+        def eval_model() -> torch.nn.Module:
+            return ema.module if ema is not None else generator
+
+        # ---- the loop
+        step, stopped, last_val, t0 = start, False, {}, time.perf_counter()
+        train_time, timed_steps = 0.0, 0  # pure training steps (not the first, not validation)
+        bar = engine.progress(steps, start, desc=kind, enabled=dist.is_main and progress_bar)
+        generator.train()
+        with engine.StopRequest() as stop:
+            while step < steps:
+                step_began = time.perf_counter()
+                hr = next(batches).to(device, non_blocking=True)
+                if channels_last:
+                    hr = hr.contiguous(memory_format=torch.channels_last)
+                lr_img = degrade(hr, scale)
+                losses = {}
+                if kind == "srresnet":
+                    with engine.autocast(device):
+                        sr = g_train(lr_img)
+                        loss_g = pixel_loss(sr.float(), hr)
+                    losses["mse"] = loss_g
+                else:
+                    # (1) discriminator: real HR vs generated, one forward on both halves
+                    with engine.autocast(device):
+                        sr = g_train(lr_img)
+                        logits = d_train(torch.cat([hr, sr.detach()]))
+                        loss_d = adversarial.discriminator(logits[:local_batch], logits[local_batch:])
+                    _guard(dist, step, stop, d_loss=loss_d)
+                    opt_d.zero_grad(set_to_none=True)
+                    loss_d.backward()
+                    opt_d.step()
+                    # (2) generator: content + adversarial (+ pixel, TV)
+                    with engine.autocast(device):
+                        loss_content = content(sr, hr)
+                        loss_adv = adversarial.generator(d_train(sr))
+                        loss_g = loss_content + loss_adv
+                        if recipe["pixel_weight"]:
+                            loss_g = loss_g + recipe["pixel_weight"] * pixel_loss(sr.float(), hr)
+                        if recipe["tv_weight"]:
+                            loss_g = loss_g + tv_loss(sr, recipe["tv_weight"])
+                    losses.update(d_loss=loss_d, content=loss_content, adv=loss_adv)
+                stop_now = _guard(dist, step, stop, g_loss=loss_g)
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                sched_g.step()
+                if sched_d is not None:
+                    sched_d.step()
+                if ema is not None:
+                    ema.update_parameters(generator)
+                step += 1
+                if step > start + 1:  # the first step warms up (allocations, compile): not timed
+                    train_time += time.perf_counter() - step_began
+                    timed_steps += 1
+                bar.update(1)
+                if dist.is_main and (step % recipe["log_every"] == 0 or step == steps or step == start + 1):
+                    values = {k: round(float(v.detach()), 6) for k, v in losses.items()}
+                    rate = timed_steps * recipe["batch_size"] / train_time if timed_steps else 0.0
+                    bar.set_postfix(values, refresh=False)
+                    log.write(step=step, lr=sched_g.get_last_lr()[0], patches_per_s=round(rate, 2), **values)
+                if val_pairs and (step % recipe["val_every"] == 0 or step == steps):
+                    last_val = validate(eval_model(), val_pairs, scale, device, out_dir=out, step=step,
+                                        strips=recipe["val_strips"])
+                    log.write(step=step, event="val", **last_val)
+                    bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in last_val.items()))
+                if stop_now:
+                    stopped = True
+                    break
+                if step % recipe["ckpt_every"] == 0 and step < steps:
+                    checkpoint(step)
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        rate = timed_steps * recipe["batch_size"] / train_time if timed_steps else None
+        checkpoint(step)
+        weights = None
+        if dist.is_main and stopped:
+            log.write(event="stopped", step=step)
+            print(f"stopped at step {step}; checkpoint saved to {ckpt.last} (continue with --resume)",
+                  file=sys.stderr)
+        elif dist.is_main:
+            name = f"{kind}_x{scale}"
+            card = {"arch": "srresnet", "config": generator.config, "task": "sr", "scale": scale,
+                    "name": name, "kind": kind, "recipe": recipe, "data": [str(d) for d in data],
+                    "train_images": len(paths), "steps": step, "ema": bool(ema),
+                    "device": engine.describe_device(device), "world_size": dist.world_size,
+                    "wall_time_s": round(elapsed, 1), "patches_per_s": rate and round(rate, 2),
+                    "validation": dict(last_val, folder=str(val)) if last_val else None,
+                    "degradation": "MATLAB bicubic (restore.data.degradation.degrade)",
+                    "command": command}
+            if content is not None:
+                card["content_loss"] = {"net": content.arch, "layer": content.layer_used, "source": content.source}
+            weights = engine.export_model(out, name, eval_model().state_dict(), card)
+            log.write(event="export", step=step, weights=str(weights))
+        dist.barrier()
+        return {"step": step, "stopped": stopped, "weights": weights, "val": last_val, "patches_per_s": rate}
+    finally:
+        dist.close()
+
+
+def _guard(dist: engine.Distributed, step: int, stop: engine.StopRequest, **losses) -> bool:
+    """NaN/inf guard agreed by all ranks (so none hangs), and the stop flag shared the same way.
+
+    Returns whether a stop was requested (on any rank)."""
+    name, value = next(iter(losses.items()))
+    flags = torch.stack([value.detach().float().reshape(()),
+                         torch.tensor(float(stop.requested), device=value.device)])
+    flags = dist.all_reduce_mean(flags)
+    engine.check_finite(step + 1, **{name: flags[0]})
+    return bool(flags[1] > 0)

@@ -1,0 +1,74 @@
+"""SRResNet / SRGAN discriminator: shapes, sizes, BatchNorm folding."""
+
+import pytest
+import torch
+from torch import nn
+
+from restore.archs import build
+from restore.archs.srresnet import SRGANDiscriminator, SRResNet, fold_batchnorm
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_srresnet_output_shape_per_scale(scale):
+    g = SRResNet(scale=scale, num_blocks=2, channels=8).eval()
+    with torch.no_grad():
+        y = g(torch.rand(2, 3, 10, 7))
+    assert y.shape == (2, 3, 10 * scale, 7 * scale)
+    assert len(g.upsample) == {2: 1, 4: 2, 8: 3}[scale]
+
+
+def test_srresnet_paper_layout_and_config():
+    g = SRResNet()
+    assert len(g.blocks) == 16 and g.channels == 64
+    assert g.head[0].kernel_size == (9, 9) and g.tail.kernel_size == (9, 9)
+    up = g.upsample[0]
+    assert up[0].out_channels == 256 and isinstance(up[1], nn.PixelShuffle) and isinstance(up[2], nn.PReLU)
+    assert g.config == {"scale": 4, "num_blocks": 16, "channels": 64, "in_channels": 3}
+    assert isinstance(build("srresnet", **g.config), SRResNet)
+    with pytest.raises(ValueError):
+        SRResNet(scale=3)
+
+
+@pytest.mark.parametrize("size", [96, 128, 64, 40, 24])
+def test_discriminator_accepts_patch_sizes(size):
+    d = SRGANDiscriminator(base_channels=8).eval()
+    with torch.no_grad():
+        logits = d(torch.rand(3, 3, size, size))
+    assert logits.shape == (3, 1)
+    assert torch.isfinite(logits).all()
+
+
+def test_discriminator_layout_matches_paper_at_96():
+    d = SRGANDiscriminator()
+    convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d.features) == 7
+    # a 96x96 patch reaches the dense head at exactly 6x6, so the pool is the identity there
+    assert d.features(torch.rand(1, 3, 96, 96)).shape[-2:] == (6, 6)
+    assert d.head[1].in_features == 512 * 6 * 6 and d.head[1].out_features == 1024
+
+
+def _randomise_bn(model):
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("make", [lambda: SRResNet(scale=4, num_blocks=3, channels=16),
+                                  lambda: SRGANDiscriminator(base_channels=8)])
+def test_fold_batchnorm_same_outputs(make):
+    torch.manual_seed(0)
+    model = _randomise_bn(make())
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+        folded = fold_batchnorm(model)
+        after = folded(x)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert (before - after).abs().max() < 1e-5
