@@ -294,6 +294,7 @@ def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, to
                for k, v in state_dict.items()}
     tmp = weights.with_suffix(".safetensors.tmp")
     save_file(tensors, str(tmp), metadata={"arch": card["arch"], "format": "restore"})
+    os.chmod(tmp, 0o644)  # safetensors creates 0600; weights are meant to be shared
     os.replace(tmp, weights)
     card = dict(card, file=weights.name, sha256=sha256_file(weights), dtype="float16" if fp16 else "float32")
     card_path = weights.with_suffix(".json")
