@@ -1,0 +1,174 @@
+"""``restore inpaint IMAGE... --mask MASK|MASKDIR``: fill holes with a GAN/VAE prior or a classical method.
+
+Masks follow the IOPaint convention: white / non-zero = hole; gray, RGB or RGBA (alpha) masks; a
+mask of another size is resized with nearest neighbour; threshold 127. One mask file applies to every
+image; a mask folder is matched by file stem. Outputs never replace inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+EPILOG = """\
+masks:
+  white / non-zero pixels are the hole (gray, RGB: brightest channel > 127; RGBA with transparency:
+  the alpha plane). --invert-mask reads black as the hole. A mask of another size is resized (nearest).
+
+methods:
+  gan           Yeh et al. 2017: search the DCGAN latent space (context + lambda * log(1 - D(G(z))))
+  vae           the same search over a VAE decoder with a lambda * ||z||^2 prior
+  gan-vae-init  the GAN search started from the VAE encoder's code of the masked image
+  telea, ns     OpenCV Telea / Navier-Stokes (no model)
+  biharmonic    scikit-image biharmonic (no model)
+
+  Images of any size are served: a square around the hole (with --margin context) is resized to the
+  prior's resolution, filled, and brought back; the crop used is printed (and saved by --save-trace).
+  A gray prior fills colour images through their luma (blending restores colour from the border).
+
+output naming:
+  STEM.EXT -> STEM_inpainted.EXT next to the input, or in folder -o OUT (exactly OUT for one input
+  when OUT ends in an image extension). --save-trace writes STEM_inpainted.trace.json beside it with
+  the per-step losses, the crop and the settings. Existing files are replaced only with --overwrite.
+
+examples:
+  restore inpaint face.png --mask hole.png --model faces64-dcgan
+  restore inpaint shirts/ --mask masks/ --method vae -o filled/ --steps 300 --restarts 8
+  restore inpaint photo.jpg --mask m.png --method telea
+"""
+
+
+def register(subparsers) -> None:
+    from restore.pipelines.inpainting import METHODS
+
+    p = subparsers.add_parser(
+        "inpaint", help="fill holes (semantic inpainting over a GAN/VAE prior, or classical)", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fill the holes marked by a mask: latent search over a DCGAN/VAE prior "
+                    "(Yeh et al. 2017) with Poisson blending, or a classical baseline.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders or glob patterns")
+    p.add_argument("--mask", required=True, metavar="MASK|MASKDIR",
+                   help="one mask for every image, or a folder of masks matched by file stem")
+    p.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="the prior (GAN for gan/gan-vae-init, VAE for vae); default: the shipped one")
+    p.add_argument("--vae-model", default=None, metavar="NAME|PATH",
+                   help="the encoder for gan-vae-init (default: the VAE trained on the GAN's data)")
+    p.add_argument("--method", default="gan", choices=METHODS, help="default: gan")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="Adam steps (default: 100 on CPU, 1000 on CUDA)")
+    p.add_argument("--restarts", type=int, default=None, metavar="K",
+                   help="random restarts searched together (default: 4 on CPU, 16 on CUDA)")
+    p.add_argument("--lambda", dest="lam", type=float, default=0.003, metavar="L",
+                   help="weight of the prior loss (default: 0.003, the paper's)")
+    p.add_argument("--lr", type=float, default=None, metavar="LR", help="Adam learning rate (default: 0.03)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the restarts (default: 0)")
+    p.add_argument("--blend", default="poisson", choices=("poisson", "none"), help="default: poisson")
+    p.add_argument("--blend-solver", default="exact", choices=("exact", "opencv"),
+                   help="exact sparse Poisson solve (default) or OpenCV seamlessClone")
+    p.add_argument("--margin", type=float, default=0.5, metavar="F",
+                   help="context around the hole for images not at the prior's size, as a fraction of "
+                        "the hole's side (default: 0.5)")
+    p.add_argument("--invert-mask", action="store_true", help="black marks the hole instead of white")
+    p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
+    p.add_argument("--suffix", default="_inpainted", metavar="S", help="appended to the stem (default: _inpainted)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")
+    p.add_argument("--batch", type=int, default=16, metavar="B",
+                   help="images at the prior's resolution searched together (default: 16)")
+    p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from restore.cli.sr import plan_outputs
+    from restore.errors import RestoreError
+    from restore.inpainting import semantic
+    from restore.inpainting.masks import load_mask, match_masks
+    from restore.io import expand_inputs, read_image
+    from restore.pipelines.inpainting import Inpainter
+
+    if args.steps is not None and args.steps < 0:
+        raise RestoreError(f"--steps must be >= 0, got {args.steps}")
+    if args.restarts is not None and args.restarts < 1:
+        raise RestoreError(f"--restarts must be >= 1, got {args.restarts}")
+    files = expand_inputs(args.inputs, recursive=args.recursive)
+    mask_for = match_masks(files, args.mask)
+    plans = plan_outputs(files, output=args.output, suffix=args.suffix, ext="auto")
+    inpainter = Inpainter.from_pretrained(
+        args.model, args.method, vae=args.vae_model, device=args.device, steps=args.steps,
+        restarts=args.restarts, lam=args.lam, lr=args.lr if args.lr is not None else semantic.DEFAULT_LR,
+        seed=args.seed, blend=args.blend, blend_solver=args.blend_solver, margin=args.margin,
+        progress=sys.stderr.isatty())
+    print(f"restore inpaint: {inpainter!r}", file=sys.stderr)
+    protect = tuple(files) + tuple(dict.fromkeys(mask_for.values()))
+    failed = 0
+
+    def report(exc):
+        nonlocal failed
+        if len(files) == 1:
+            raise exc
+        failed += 1
+        print(f"restore: error: {exc}", file=sys.stderr)
+
+    # Images at the prior's resolution (same channels) are searched together: images x restarts in
+    # one batch; others go one by one through a crop.
+    pending: list = []
+
+    def flush():
+        if pending:
+            try:
+                _inpaint_group(list(pending), inpainter, args, protect)
+            except RestoreError as exc:
+                report(exc)
+            pending.clear()
+
+    for src, dst in zip(files, plans):
+        try:
+            image = read_image(src)
+            known = load_mask(mask_for[src], tuple(image.tensor.shape[-2:]), invert=args.invert_mask)
+        except RestoreError as exc:
+            report(exc)
+            continue
+        res = inpainter.resolution
+        batchable = res is not None and image.size == (res, res)
+        if pending and (not batchable or pending[0][2].tensor.shape != image.tensor.shape):
+            flush()
+        pending.append((src, dst, image, known))
+        if not batchable or len(pending) >= args.batch:
+            flush()
+    flush()
+    if failed:
+        print(f"restore inpaint: {failed} of {len(files)} images failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _inpaint_group(group: list, inpainter, args, protect: tuple) -> None:
+    """Inpaint ``[(src, dst, LoadedImage, known)]`` of one shape as one batch and write each result."""
+    import torch
+
+    from restore.io import atomic_write_bytes, write_image
+
+    start = time.perf_counter()
+    out = inpainter.inpaint(torch.cat([g[2].tensor for g in group]), torch.cat([g[3] for g in group]))
+    seconds = (time.perf_counter() - start) / len(group)
+    for i, (src, dst, image, known) in enumerate(group):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        write_image(dst, image.with_pixels(out[i:i + 1], image.alpha), overwrite=args.overwrite, protect=protect)
+        info = inpainter.last_info[i]
+        crop = info.get("crop")
+        where = (f"crop {crop['size']}x{crop['size']} at ({crop['top']}, {crop['left']}), "
+                 f"back by {info['upscale']}" if crop else "whole image")
+        batch = f", batch of {len(group)}" if len(group) > 1 else ""
+        print(f"{src} -> {dst} ({args.method}, {where}, {seconds:.2f}s/image{batch})", file=sys.stderr)
+        if args.save_trace:
+            record = {"image": str(src), "output": str(dst), "method": args.method, "model": inpainter.name,
+                      "steps": inpainter.steps, "restarts": inpainter.restarts, "lambda": inpainter.lam,
+                      "seed": inpainter.seed, "blend": args.blend, "seconds": seconds,
+                      **{k: v for k, v in info.items() if k != "seconds"},
+                      "trace": {k: [round(float(x), 6) for x in v[i]] for k, v in inpainter.last_trace.items() if v}}
+            atomic_write_bytes(dst.with_name(dst.stem + ".trace.json"), (json.dumps(record, indent=1) + "\n").encode(),
+                               overwrite=args.overwrite, protect=protect)

@@ -1,0 +1,300 @@
+"""Semantic inpainting by latent optimisation over a generative prior (Yeh et al. 2017).
+
+Given an image ``y`` and the known-pixel map ``M`` (1 = known), search
+
+    z* = argmin_z  ||W * (G(z) - y)||_1  +  lambda * log(1 - D(G(z)))
+
+with Adam on ``z`` only (the networks are frozen, in eval mode, with no parameter gradients). ``W``
+is the importance weighting of the context loss: for a known pixel, the fraction of hole pixels in
+the ``w x w`` window around it (0 inside the hole). Many random restarts of every image run
+together as one batch; per image the restart with the lowest final loss wins. ``z`` is kept in the
+prior's support after every step (clipped to [-1, 1] for a uniform prior, projected onto the sphere
+of radius sqrt(nz) for a Gaussian one).
+
+The same search runs over a VAE decoder with a ``lambda * ||z||^2`` prior term instead of the
+discriminator (:func:`vae_search`), and a GAN search can start from the VAE encoder's code of the
+masked image (:func:`encoder_init`). Losses are in the paper's units: pixel differences on the
+[-1, 1] scale, summed over pixels and channels.
+
+Images are ``(B, C, H, W)`` float in [0, 1] at the prior's resolution and channel count; the
+pipeline (:mod:`restore.pipelines.inpainting`) handles other sizes and blending.
+
+Example:
+    >>> import torch
+    >>> from restore import archs
+    >>> from restore.inpainting.semantic import gan_search
+    >>> gan = archs.build("dcgan", resolution=32, channels=1, nz=16, g_width=8, d_width=8)
+    >>> y = torch.rand(2, 1, 32, 32); known = torch.ones(2, 1, 32, 32); known[..., 8:24, 8:24] = 0
+    >>> result = gan_search(gan, y, known, steps=5, restarts=3, seed=0)
+    >>> result.fill.shape, result.trace["total"].shape
+    (torch.Size([2, 1, 32, 32]), torch.Size([5, 2, 3]))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Defaults: the paper's lambda and window; steps/restarts sized for a few seconds per 64x64 image on a CPU.
+DEFAULT_LAMBDA = 0.003
+DEFAULT_WINDOW = 7
+DEFAULT_STEPS = 200
+DEFAULT_RESTARTS = 8
+DEFAULT_LR = 0.03
+
+
+def importance_weights(known: torch.Tensor, window: int = DEFAULT_WINDOW) -> torch.Tensor:
+    """Importance weighting ``W`` of the context loss, ``(B, 1, H, W)`` in [0, 1].
+
+    ``W_i = M_i * (number of hole pixels in the window around i) / window**2``. Pixels outside the
+    image count as not-hole (zero padding), so the denominator is always ``window**2``.
+
+    Args:
+        known: ``(B, 1, H, W)`` known-pixel map (1 = known, 0 = hole).
+        window: odd window side ``w`` (7 in the paper).
+    """
+    import kornia
+
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    hole = 1.0 - known.float()
+    fraction = kornia.filters.box_blur(hole, (window, window), border_type="constant", separable=True)
+    return known.float() * fraction
+
+
+def context_loss(images: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``||W * (G(z) - y)||_1`` per image, ``(N,)``, on the [-1, 1] scale as in the paper."""
+    return (2.0 * weights * (images - target)).abs().flatten(1).sum(1)
+
+
+def gan_prior_loss(logits: torch.Tensor, lam: float) -> torch.Tensor:
+    """``lambda * log(1 - D(G(z)))`` per image from discriminator logits, stably (``-softplus``)."""
+    # log(1 - sigmoid(l)) = -softplus(l): exact and finite for any logit.
+    return -lam * F.softplus(logits.float())
+
+
+@dataclass
+class SearchResult:
+    """What a latent search found, per image.
+
+    Attributes:
+        fill: ``(B, C, H, W)`` in [0, 1], the prior's image G(z*) of the best restart.
+        z: ``(B, nz)`` best latent codes.
+        loss: ``(B,)`` final total loss of the best restart.
+        restart: ``(B,)`` index of the winning restart.
+        trace: per-step losses, each ``(steps, B, restarts)`` on the CPU: ``"total"``, ``"context"``, ``"prior"``.
+    """
+
+    fill: torch.Tensor
+    z: torch.Tensor
+    loss: torch.Tensor
+    restart: torch.Tensor
+    trace: dict = field(default_factory=dict)
+
+    def best_trace(self, key: str = "total") -> torch.Tensor:
+        """``(steps, B)`` per-step losses of each image's winning restart."""
+        t = self.trace[key]
+        return t.gather(2, self.restart.view(1, -1, 1).expand(t.shape[0], -1, 1)).squeeze(2)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """Eval mode and no parameter gradients inside the block; the previous state is restored after."""
+    saved = [(m, m.training, [(p, p.requires_grad) for p in m.parameters()]) for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+        yield
+    finally:
+        for m, training, params in saved:
+            m.train(training)
+            for p, flag in params:
+                p.requires_grad_(flag)
+
+
+def project_uniform(z: torch.Tensor) -> torch.Tensor:
+    """Clip into the support of U[-1, 1]^nz (in place)."""
+    return z.clamp_(-1.0, 1.0)
+
+
+def project_gaussian(z: torch.Tensor) -> torch.Tensor:
+    """Project onto the sphere of radius sqrt(nz), where N(0, I) mass concentrates (in place)."""
+    radius = math.sqrt(z.shape[1])
+    return z.mul_(radius / z.norm(dim=1, keepdim=True).clamp_min(1e-8))
+
+
+def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor, known: torch.Tensor,
+                  z0: torch.Tensor, *, prior_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                  project: Callable[[torch.Tensor], torch.Tensor] | None, steps: int = DEFAULT_STEPS,
+                  lr: float = DEFAULT_LR, window: int = DEFAULT_WINDOW, amp: bool = True,
+                  callback: Callable[[int], None] | None = None,
+                  weights: torch.Tensor | None = None) -> SearchResult:
+    """The generic search: Adam on ``z`` for ``steps`` steps, all images x restarts in one batch.
+
+    Args:
+        decode: ``z (N, nz) -> images (N, C, H, W)`` in [0, 1] (a frozen network).
+        target: ``(B, C, H, W)`` images ``y`` in [0, 1] (hole pixels are ignored).
+        known: ``(B, 1, H, W)`` known-pixel map.
+        z0: ``(B, K, nz)`` starting codes, K restarts per image.
+        prior_loss: ``(z, images) -> (N,)`` prior term.
+        project: in-place map of ``z`` back into the prior's support after every step, or ``None``.
+        steps, lr, window: optimiser steps, Adam learning rate, importance-window side.
+        amp: bf16 autocast for the networks on CUDA (losses stay fp32); ignored on the CPU.
+        callback: called with the step number after every step (progress bars).
+        weights: ``(B, 1, H, W)`` pixel weights replacing the importance weighting (e.g. all ones to
+            fit a whole image, as :func:`vae_guided_init` does).
+    """
+    from ..training.engine import autocast
+
+    b, k, nz = z0.shape
+    device = target.device
+    weights = (importance_weights(known, window) if weights is None else weights.to(device)).repeat_interleave(k, 0)
+    y = target.repeat_interleave(k, 0)
+    z = z0.reshape(b * k, nz).detach().clone().to(device)
+    if project is not None:
+        project(z)
+    z.requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
+    totals, contexts, priors = [], [], []
+
+    def evaluate(codes):
+        with autocast(device, enabled=amp):
+            images = decode(codes)
+        images = images.float()
+        ctx = context_loss(images, y, weights)
+        pri = prior_loss(codes, images)
+        return images, ctx, pri
+
+    for step in range(steps):
+        _, ctx, pri = evaluate(z)
+        total = ctx + pri
+        opt.zero_grad(set_to_none=True)
+        # Restarts are independent (networks in eval mode), so the sum's gradient is each one's own.
+        total.sum().backward()
+        opt.step()
+        if project is not None:
+            with torch.no_grad():
+                project(z)
+        totals.append(total.detach())
+        contexts.append(ctx.detach())
+        priors.append(pri.detach())
+        if callback is not None:
+            callback(step + 1)
+
+    with torch.no_grad():
+        images, ctx, pri = evaluate(z)
+        final = (ctx + pri).view(b, k)
+        best = final.argmin(1)
+        pick = torch.arange(b, device=device) * k + best
+    trace = {name: (torch.stack(vals).view(-1, b, k).cpu() if vals else torch.zeros(0, b, k))
+             for name, vals in (("total", totals), ("context", contexts), ("prior", priors))}
+    return SearchResult(fill=images[pick].detach(), z=z.detach()[pick], loss=final.gather(1, best[:, None])[:, 0],
+                        restart=best.cpu(), trace=trace)
+
+
+def _start_codes(sample: Callable, b: int, k: int, seed: int | None, device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    return sample(b * k, generator=gen).view(b, k, -1).to(device)
+
+
+def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
+               restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
+               window: int = DEFAULT_WINDOW, seed: int | None = 0, z_init: torch.Tensor | None = None,
+               init_noise: float = 0.1, amp: bool = True, callback=None) -> SearchResult:
+    """Yeh et al.'s search over a DCGAN (:class:`restore.archs.dcgan.DCGAN`).
+
+    Args:
+        gan: has ``generate(z) -> [0, 1]``, ``discriminate(x in [0, 1]) -> logits``, ``nz``, ``prior``.
+        target, known: ``(B, C, H, W)`` in [0, 1] and ``(B, 1, H, W)`` (1 = known).
+        steps, restarts, lam, lr, window, seed: the search's settings (``lam`` weighs the prior loss).
+        z_init: ``(B, nz)`` starting codes (e.g. :func:`encoder_init`); restarts add ``init_noise``
+            Gaussian noise to it (the first restart starts exactly there). ``None``: samples of the prior.
+    """
+    device = target.device
+    b, k = target.shape[0], restarts
+    if z_init is None:
+        z0 = _start_codes(gan.sample_latent, b, k, seed, device)
+    else:
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        noise = torch.randn(b, k, z_init.shape[1], generator=gen).to(device) * init_noise
+        noise[:, 0] = 0
+        z0 = z_init.to(device)[:, None] + noise
+    project = project_uniform if gan.prior == "uniform" else project_gaussian
+    with frozen(gan):
+        return latent_search(gan.generate, target, known, z0,
+                             prior_loss=lambda z, images: gan_prior_loss(gan.discriminate(images), lam),
+                             project=project, steps=steps, lr=lr, window=window, amp=amp, callback=callback)
+
+
+def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
+               restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
+               window: int = DEFAULT_WINDOW, seed: int | None = 0, init: str = "random",
+               init_noise: float = 0.1, amp: bool = True, callback=None) -> SearchResult:
+    """The same search over a VAE decoder with a ``lam * ||z||^2`` prior term (no projection).
+
+    ``init="encoder"`` starts every restart at the encoder's code of the masked image (plus
+    ``init_noise`` noise, the first restart exactly there); ``"random"`` samples N(0, I).
+    """
+    device = target.device
+    b, k = target.shape[0], restarts
+    if init == "encoder":
+        mu = encoder_init(vae, target, known)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        noise = torch.randn(b, k, mu.shape[1], generator=gen).to(device) * init_noise
+        noise[:, 0] = 0
+        z0 = mu[:, None] + noise
+    elif init == "random":
+        z0 = _start_codes(vae.sample_latent, b, k, seed, device)
+    else:
+        raise ValueError(f"init must be 'random' or 'encoder', got {init!r}")
+    with frozen(vae):
+        return latent_search(vae.decode, target, known, z0,
+                             prior_loss=lambda z, images: lam * z.float().pow(2).sum(1),
+                             project=None, steps=steps, lr=lr, window=window, amp=amp, callback=callback)
+
+
+@torch.no_grad()
+def encoder_init(vae: nn.Module, target: torch.Tensor, known: torch.Tensor,
+                 prior: str = "gaussian") -> torch.Tensor:
+    """The VAE encoder's mean code ``(B, nz)`` for the masked image.
+
+    The hole is first filled with the mean of the known pixels (the encoder never saw holes). For a
+    GAN with a uniform prior (``prior="uniform"``) the N(0, 1) code is mapped through the normal CDF
+    onto U[-1, 1], so the start follows the GAN prior's distribution.
+    """
+    with frozen(vae):
+        known = known.float()
+        mean = (target * known).flatten(2).sum(2) / known.flatten(2).sum(2).clamp_min(1)
+        filled = target * known + mean[..., None, None] * (1 - known)
+        mu, _ = vae.encode(filled)
+    if prior == "uniform":
+        mu = torch.special.ndtr(mu) * 2 - 1
+    return mu.float()
+
+
+def vae_guided_init(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *,
+                    steps: int = 50, restarts: int = DEFAULT_RESTARTS, lr: float = DEFAULT_LR,
+                    seed: int | None = 0, amp: bool = True) -> torch.Tensor:
+    """A GAN code ``(B, nz)`` that reproduces the VAE's completion of the masked image.
+
+    For a VAE and GAN with different latent spaces (sizes), the encoder's code cannot start the GAN
+    search directly; its decoded image can: the VAE's guess (known pixels kept) is fitted over the
+    whole image by a short GAN latent search (no prior term, ``steps`` steps, best of ``restarts``).
+    """
+    with frozen(vae):
+        mu = encoder_init(vae, target, known)
+        guess = known * target + (1 - known) * vae.decode(mu).float()
+    z0 = _start_codes(gan.sample_latent, target.shape[0], restarts, seed, target.device)
+    project = project_uniform if gan.prior == "uniform" else project_gaussian
+    with frozen(gan):
+        fit = latent_search(gan.generate, guess, known, z0, prior_loss=lambda z, images: images.new_zeros(len(images)),
+                            project=project, steps=steps, lr=lr, amp=amp, weights=torch.ones_like(known))
+    return fit.z

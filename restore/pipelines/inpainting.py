@@ -1,0 +1,300 @@
+"""Inpainting: fill the holes of images of any size and type, with a generative prior or a classical method.
+
+:class:`Inpainter` runs the semantic search of Yeh et al. (2017) over a DCGAN (``"gan"``), over a VAE
+decoder (``"vae"``), or over a DCGAN started from the VAE encoder's code (``"gan-vae-init"``; when
+the latent sizes differ, from a GAN code fitted in ``steps // 4`` extra steps to the VAE's completion), or a
+classical baseline (``"telea"``, ``"ns"``, ``"biharmonic"``; no model needed). The fill is Poisson
+blended into the hole (``blend="poisson"``) and outside the hole the output equals the input exactly.
+
+Masks follow the IOPaint convention (white / non-zero = hole; see :mod:`restore.inpainting.masks`).
+
+Which images a prior serves: any size (a square crop around the hole is resized to the prior's
+resolution, see :mod:`restore.inpainting.crop`) and any channel count: a gray prior fills an RGB
+image through its luma (Poisson blending takes the colour from the hole's border), an RGB prior fills a
+gray image through a replicated gray and gives the luma back. Alpha is passed through untouched.
+
+Defaults depend on the device: on a CPU ``steps=100, restarts=4`` (a few seconds per 32x32 or 64x64
+image), on CUDA ``steps=1000, restarts=16``.
+
+Example:
+    >>> import numpy as np
+    >>> from restore.pipelines.inpainting import Inpainter
+    >>> image = np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    >>> mask = np.zeros((24, 24), np.uint8); mask[8:16, 8:16] = 255
+    >>> out = Inpainter(method="telea")(image, mask)
+    >>> out.dtype, out.shape, bool((out[:8] == image[:8]).all())
+    (dtype('uint8'), (24, 24, 3), True)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..device import resolve_device
+from ..errors import RestoreError
+from ..inpainting import blending, classical, crop, masks, semantic
+
+METHODS = ("gan", "vae", "gan-vae-init", "telea", "ns", "biharmonic")
+SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
+BLENDS = ("poisson", "none")
+#: (steps, restarts) by device type: a few seconds per image on a CPU, the paper's regime on a GPU.
+DEVICE_DEFAULTS = {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)}
+#: Registry names preferred when no model is named (first one shipped wins).
+PREFERRED = {"gan": ("faces64-dcgan", "fashion-dcgan"), "vae": ("faces64-vae", "fashion-vae")}
+
+
+def default_model(task: str) -> str:
+    """The registry name used when none is given: the first shipped of :data:`PREFERRED`, else any."""
+    from ..registry import list_models
+
+    shipped = [e.name for e in list_models(task)]
+    for name in PREFERRED.get(task, ()):
+        if name in shipped:
+            return name
+    if shipped:
+        return shipped[0]
+    raise RestoreError(f"no {task} model is shipped yet (train one with `restore train "
+                       f"{'dcgan' if task == 'gan' else 'vae'}`, or pass a .safetensors path)")
+
+
+def companion_vae(gan_name: str) -> str:
+    """The VAE trained on the same data as a registered GAN (``x-dcgan`` -> ``x-vae``), else the default."""
+    from ..registry import list_models
+
+    guess = gan_name.replace("-dcgan", "-vae")
+    return guess if guess in {e.name for e in list_models("vae")} else default_model("vae")
+
+
+def load_prior(name_or_path, task: str) -> tuple[nn.Module, str]:
+    """``(model, registry name)`` of a ``"gan"`` (DCGAN) or ``"vae"`` prior; ``None``: the shipped default."""
+    from ..registry import load_model
+
+    name_or_path = name_or_path or default_model(task)
+    model, info = load_model(name_or_path, task=task)
+    wanted = {"gan": "dcgan", "vae": "vae"}[task]
+    if info["arch"] != wanted:
+        raise RestoreError(f"{name_or_path}: a {info['arch']} model cannot serve as a {task} prior "
+                           f"(expected {wanted})")
+    return model, info["name"]
+
+
+def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Gray <-> RGB for a prior of another channel count (luma via kornia, gray replicated)."""
+    import kornia
+
+    if x.shape[1] == channels:
+        return x
+    if channels == 1:
+        return kornia.color.rgb_to_grayscale(x)
+    return x.expand(-1, 3, -1, -1)
+
+
+class Inpainter:
+    """Fill holes with a generative prior or a classical method; ``(image, mask)`` -> same type back.
+
+    Args:
+        method: one of :data:`METHODS`.
+        gan: a :class:`restore.archs.dcgan.DCGAN` (methods ``gan``, ``gan-vae-init``).
+        vae: a :class:`restore.archs.vae.VAE` (methods ``vae``, ``gan-vae-init``).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        steps, restarts: Adam steps and random restarts (``None``: :data:`DEVICE_DEFAULTS`).
+        lam: weight of the prior term (the paper's 0.003).
+        lr, window: Adam learning rate and importance-window side (7).
+        seed: seeds the restarts' starting codes (``None``: not reproducible).
+        blend: ``"poisson"`` (default) or ``"none"`` (plain composite ``M*y + (1-M)*G(z*)``).
+        blend_solver: ``"exact"`` (sparse Poisson solve) or ``"opencv"`` (``seamlessClone``).
+        margin: context around the hole for images not at the prior's size (fraction of the hole side).
+        use_sr: bring crops back through a shipped SR model when its scale fits exactly.
+        amp: bf16 autocast of the networks on CUDA.
+        vae_init: start of the ``vae`` search: ``"random"`` (N(0, I) samples) or ``"encoder"`` (the
+            encoder's code of the masked image plus noise).
+        progress: show a progress bar over the search's steps.
+
+    Attributes:
+        last_trace: per-step losses of the last call, ``{"total", "context", "prior"}`` each a list
+            (one per image) of ``(steps,)`` tensors of the winning restart; empty for classical methods.
+        last_info: per image, the crop used (``None`` at the prior's size), the upscale path,
+            the final loss and the winning restart.
+    """
+
+    def __init__(self, method: str = "gan", gan: nn.Module | None = None, vae: nn.Module | None = None, *,
+                 device: str | torch.device = "auto", steps: int | None = None, restarts: int | None = None,
+                 lam: float = semantic.DEFAULT_LAMBDA, lr: float = semantic.DEFAULT_LR,
+                 window: int = semantic.DEFAULT_WINDOW, seed: int | None = 0, blend: str = "poisson",
+                 blend_solver: str = "exact", margin: float = crop.DEFAULT_MARGIN, use_sr: bool = True,
+                 amp: bool = True, progress: bool = False, vae_init: str = "random", name: str | None = None):
+        if method not in METHODS:
+            raise RestoreError(f"unknown inpainting method {method!r} (use {', '.join(METHODS)})")
+        if blend not in BLENDS:
+            raise RestoreError(f"unknown blend {blend!r} (use {', '.join(BLENDS)})")
+        if method in ("gan", "gan-vae-init") and gan is None:
+            raise RestoreError(f"method {method!r} needs a GAN prior")
+        if method in ("vae", "gan-vae-init") and vae is None:
+            raise RestoreError(f"method {method!r} needs a VAE")
+        self.device = resolve_device(device)
+        default_steps, default_restarts = DEVICE_DEFAULTS.get(self.device.type, DEVICE_DEFAULTS["cpu"])
+        self.steps = int(default_steps if steps is None else steps)
+        self.restarts = int(default_restarts if restarts is None else restarts)
+        if self.steps < 0 or self.restarts < 1:
+            raise RestoreError(f"steps must be >= 0 and restarts >= 1 (got {self.steps}, {self.restarts})")
+        if not window >= 1 or window % 2 == 0:
+            raise RestoreError(f"the importance window must be a positive odd number, got {window}")
+        if margin < 0:
+            raise RestoreError(f"margin must be >= 0, got {margin}")
+        self.method, self.lam, self.lr, self.window, self.seed = method, float(lam), float(lr), int(window), seed
+        self.blend, self.blend_solver, self.margin, self.use_sr = blend, blend_solver, float(margin), use_sr
+        if vae_init not in ("random", "encoder"):
+            raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
+        self.amp, self.progress, self.name, self.vae_init = amp, progress, name or method, vae_init
+        self.gan = gan.to(self.device).eval() if gan is not None else None
+        self.vae = vae.to(self.device).eval() if vae is not None else None
+        prior = self.gan if method in ("gan", "gan-vae-init") else self.vae
+        self.resolution = prior.resolution if prior is not None else None
+        self.channels = prior.channels if prior is not None else None
+        self.last_trace: dict = {}
+        self.last_info: list[dict] = []
+        self._upscalers: dict[int, Callable] | None = None
+        self._losses: list[float] = []
+        self._restarts: list[int] = []
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, method: str = "gan", *,
+                        vae: str | os.PathLike | None = None, **kwargs) -> "Inpainter":
+        """Load the prior(s) for ``method`` by registry name or ``.safetensors`` path.
+
+        ``name_or_path`` is the GAN for ``gan``/``gan-vae-init`` and the VAE for ``vae`` (``None``:
+        the shipped default); ``vae`` names the encoder for ``gan-vae-init`` (default: the VAE trained
+        on the GAN's data). Classical methods load nothing.
+
+        Raises:
+            RestoreError: unknown model (the message lists the shipped ones), tampered weights, wrong kind.
+        """
+        if method not in METHODS:
+            raise RestoreError(f"unknown inpainting method {method!r} (use {', '.join(METHODS)})")
+        gan_model = vae_model = None
+        name = method
+        if method in ("gan", "gan-vae-init"):
+            gan_model, name = load_prior(name_or_path, "gan")
+        if method == "vae":
+            vae_model, name = load_prior(name_or_path, "vae")
+        if method == "gan-vae-init":
+            vae_model, vae_name = load_prior(vae or companion_vae(name), "vae")
+            name = f"{name}+{vae_name}"
+        return cls(method, gan_model, vae_model, name=name, **kwargs)
+
+    # ------------------------------------------------------------------ public entry points
+    def __call__(self, image, mask, *, invert_mask: bool = False):
+        """Inpaint ``image`` (PIL, numpy or tensor) where ``mask`` marks the hole; returns ``image``'s type.
+
+        ``mask`` (PIL, numpy, tensor) follows the IOPaint convention and is resized (nearest) to the image.
+        """
+        from .convert import to_tensor
+
+        colour, alpha, restore_type = to_tensor(image)
+        known = masks.mask_to_known(mask, tuple(colour.shape[-2:]), invert=invert_mask)
+        out = self.inpaint(colour, known.expand(colour.shape[0], -1, -1, -1))
+        return restore_type(out, alpha)
+
+    def inpaint(self, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` in [0, 1] and known map ``(B, 1, H, W)`` -> inpainted ``(B, C, H, W)`` on the host.
+
+        Images at the prior's resolution run as one batch (images x restarts); others one by one
+        through a crop. Inputs are not modified.
+        """
+        if target.dim() != 4 or target.shape[1] not in (1, 3):
+            raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
+        if known.shape[0] != target.shape[0] or known.shape[-2:] != target.shape[-2:]:
+            raise RestoreError(f"mask {tuple(known.shape)} does not fit images {tuple(target.shape)}")
+        target, known = target.float().cpu(), (known > 0.5).float().cpu()
+        for i in range(known.shape[0]):
+            masks.check_known(known[i], name=f"mask of image {i}")
+        self.last_trace, self.last_info = {"total": [], "context": [], "prior": []}, []
+        self._losses, self._restarts = [], []
+        start = time.perf_counter()
+        if self.method in classical.CLASSICAL_METHODS:
+            out = classical.inpaint_classical(target, known, self.method)
+            self.last_info = [{"crop": None, "upscale": None} for _ in range(target.shape[0])]
+        else:
+            res = self.resolution
+            if tuple(target.shape[-2:]) == (res, res):
+                fill = self._fill(target, known)
+                self.last_info = [{"crop": None, "upscale": None} for _ in range(target.shape[0])]
+            else:
+                fills = []
+                for i in range(target.shape[0]):
+                    f, info = crop.fill_any_size(target[i:i + 1], known[i:i + 1], self._fill, res,
+                                                 margin=self.margin, upscalers=self._sr_upscalers())
+                    fills.append(f)
+                    self.last_info.append(info)
+                fill = torch.cat(fills)
+            out = (blending.poisson_blend(fill, target, known, method=self.blend_solver)
+                   if self.blend == "poisson" else blending.composite(fill, target, known))
+            for info, loss, restart in zip(self.last_info, self._losses, self._restarts):
+                info.update(loss=loss, restart=restart)
+        seconds = time.perf_counter() - start
+        for info in self.last_info:
+            info["seconds"] = seconds / target.shape[0]
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _fill(self, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """The prior's fill G(z*) for images already at its resolution, in the images' channels."""
+        y = _to_channels(target, self.channels).to(self.device)
+        k = known.to(self.device)
+        settings = dict(steps=self.steps, restarts=self.restarts, lam=self.lam, lr=self.lr, window=self.window,
+                        seed=self.seed, amp=self.amp)
+        bar = None
+        if self.progress and self.steps:
+            from ..training.engine import progress
+
+            bar = progress(self.steps, desc=f"inpaint ({self.method})")
+            settings["callback"] = lambda step: bar.update(1)
+        try:
+            if self.method == "gan":
+                result = semantic.gan_search(self.gan, y, k, **settings)
+            elif self.method == "vae":
+                result = semantic.vae_search(self.vae, y, k, init=self.vae_init, **settings)
+            else:
+                if self.gan.nz == self.vae.nz:
+                    z0 = semantic.encoder_init(self.vae, y, k, prior=self.gan.prior)
+                else:  # different latent spaces: fit the GAN to the VAE's completion (a quarter of the steps)
+                    z0 = semantic.vae_guided_init(self.gan, self.vae, y, k, steps=max(1, self.steps // 4),
+                                                  restarts=self.restarts, lr=self.lr, seed=self.seed, amp=self.amp)
+                result = semantic.gan_search(self.gan, y, k, z_init=z0, **settings)
+        finally:
+            if bar is not None:
+                bar.close()
+        for key in ("total", "context", "prior"):
+            self.last_trace[key].extend(result.best_trace(key).T)
+        self._losses.extend(float(v) for v in result.loss.cpu())
+        self._restarts.extend(int(v) for v in result.restart)
+        return _to_channels(result.fill.float().cpu(), target.shape[1]).clamp(0, 1)
+
+    def _sr_upscalers(self) -> dict[int, Callable]:
+        """``{scale: fn}`` for shipped SR models, loaded on first use (the crop path calls them rarely)."""
+        if not self.use_sr:
+            return {}
+        if self._upscalers is None:
+            from ..registry import list_models
+
+            self._upscalers = {}
+            for entry in list_models("sr"):
+                def upscale(x, _name=entry.name, _cache={}):
+                    if "sr" not in _cache:
+                        from .super_resolution import SuperResolver
+
+                        _cache["sr"] = SuperResolver.from_pretrained(_name, device=self.device)
+                    return _cache["sr"].upscale(x)[0]
+                self._upscalers.setdefault(int(entry.scale), upscale)
+        return self._upscalers
+
+    def __repr__(self) -> str:
+        if self.method in classical.CLASSICAL_METHODS:
+            return f"Inpainter(method={self.method!r}, blend={self.blend!r})"
+        return (f"Inpainter(method={self.method!r}, model={self.name!r}, steps={self.steps}, "
+                f"restarts={self.restarts}, lam={self.lam}, blend={self.blend!r}, device={self.device})")
