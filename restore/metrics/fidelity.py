@@ -12,7 +12,7 @@ Example:
     >>> noisy = (ref + 0.05 * torch.randn_like(ref)).clamp(0, 1)
     >>> psnr(noisy, ref, crop_border=4, y_channel=True).shape
     torch.Size([2])
-    >>> bool(ssim(ref, ref).allclose(torch.ones(2)))
+    >>> bool(ssim(ref, ref).allclose(torch.ones(2, dtype=torch.float64)))
     True
 """
 
