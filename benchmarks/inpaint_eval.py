@@ -71,7 +71,7 @@ def hole_metrics(out: torch.Tensor, truth: torch.Tensor, known: torch.Tensor) ->
     """Per image: PSNR / SSIM / LPIPS over the whole image and inside the hole (see the module docstring)."""
     import kornia
 
-    from restore.inpainting.crop import resize
+    from restore.data.degradation import resize
     from restore.inpainting.masks import hole_box
     from restore.metrics import lpips, psnr, ssim
 
@@ -236,10 +236,9 @@ def main(argv=None) -> int:
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_json, (json.dumps(record, indent=2) + "\n").encode(), overwrite=True)
-    from torchvision.utils import make_grid
+    from restore.pipelines.sampling import image_grid
 
-    grid = make_grid(torch.cat(figure_rows), nrow=len(inpainters) + 2, padding=2, pad_value=1.0)
-    write_image(out_png, grid[None].clamp(0, 1), overwrite=True)
+    write_image(out_png, image_grid(torch.cat(figure_rows), nrow=len(inpainters) + 2), overwrite=True)
     print(f"wrote {out_json} and {out_png}", file=sys.stderr)
     return 0
 

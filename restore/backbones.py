@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -87,9 +88,6 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
-            import numpy as np  # noqa: F401 - resolved through importlib below
-
-            import importlib
             return getattr(importlib.import_module(module), name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
 
@@ -225,8 +223,7 @@ def imagenet_features(name: str) -> nn.Sequential:
     state, source = backbone_state(name)
     arch = "vgg16" if source == "vgg16-fallback" else name
     model = getattr(torchvision.models, arch)(weights=None)
-    missing = model.features.load_state_dict({k[len("features."):]: v for k, v in state.items()})
-    del missing
+    model.features.load_state_dict({k[len("features."):]: v for k, v in state.items()})  # strict: all convs
     features = model.features.eval().requires_grad_(False)
     features.source = source  # type: ignore[attr-defined]
     features.arch = arch  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ import math
 
 import torch
 
-__all__ = ["imresize", "degrade", "cubic"]
+__all__ = ["imresize", "degrade", "resize", "cubic"]
 
 
 def cubic(x: torch.Tensor) -> torch.Tensor:
@@ -126,3 +126,16 @@ def degrade(hr: torch.Tensor, scale: int, *, quantize: bool = True) -> torch.Ten
     if quantize:
         lr = torch.round(lr * 255) / 255
     return lr
+
+
+def resize(x: torch.Tensor, size: int | tuple[int, int], mode: str = "bicubic") -> torch.Tensor:
+    """Antialiased resize of ``(B, C, H, W)`` in [0, 1] to ``size`` (an int for a square), clamped to [0, 1].
+
+    For bringing results to an arbitrary output size (``--outscale``, inpainting crops). It uses
+    ``F.interpolate(antialias=True)``, which streams over huge images; :func:`imresize` is the exact
+    MATLAB degradation and builds dense per-axis weight matrices, too large for 16k-pixel outputs.
+    """
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return torch.nn.functional.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False).clamp_(0, 1)

@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..data.degradation import resize
 from .masks import hole_box
 
 DEFAULT_MARGIN = 0.5
@@ -85,13 +86,6 @@ def paste(canvas: torch.Tensor, patch: torch.Tensor, box: CropBox) -> torch.Tens
     y1, x1 = min(box.top + box.size, h), min(box.left + box.size, w)
     out[..., y0:y1, x0:x1] = patch[..., y0 - box.top:y1 - box.top, x0 - box.left:x1 - box.left]
     return out
-
-
-def resize(image: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tensor:
-    """Antialiased resize of ``(B, C, H, W)`` to ``size x size``, clamped to [0, 1]."""
-    if tuple(image.shape[-2:]) == (size, size):
-        return image
-    return F.interpolate(image, size=(size, size), mode=mode, antialias=True, align_corners=False).clamp(0, 1)
 
 
 def resize_known(known: torch.Tensor, size: int) -> torch.Tensor:

@@ -41,9 +41,9 @@ import os
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..data.degradation import resize
 from ..device import resolve_device, resolve_precision
 from ..errors import RestoreError
 from .convert import to_tensor
@@ -180,10 +180,10 @@ class SuperResolver:
         results = [self._upscale_one(colour[i:i + 1].float().cpu()) for i in range(colour.shape[0])]
         out = torch.cat(results) if len(results) > 1 else results[0]
         if out.shape[-2:] != target:
-            out = _resize(out, target)
+            out = resize(out, target)
         if alpha is not None:
             # Alpha is a mask: bicubic straight to the target size (antialiased when shrinking).
-            alpha = _resize(alpha.float().cpu(), target)
+            alpha = resize(alpha.float().cpu(), target)
         return out, alpha
 
     # ------------------------------------------------------------------ internals
@@ -234,11 +234,6 @@ class SuperResolver:
     def __repr__(self) -> str:
         return (f"SuperResolver({self.name!r}, x{self.scale}, device={self.device}, dtype={self.dtype}, "
                 f"tile={self.tile or 'auto'}, tile_pad={self.tile_pad})")
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Antialiased bicubic resize of ``(B, C, H, W)`` to ``size``, clamped to [0, 1]."""
-    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
 
 
 __all__ = ["SuperResolver", "output_size", "AUTO_TILE", "MIN_TILE", "NO_WEIGHTS_MESSAGE", "tile_count"]
