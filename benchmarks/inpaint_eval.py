@@ -150,7 +150,7 @@ def main(argv=None) -> int:
 
     from restore.data.generative import load_generative_data
     from restore.io import atomic_write_bytes, write_image
-    from restore.training.engine import describe_device
+    from restore.device import describe_device
 
     spec = DATASETS[args.data]
     masks_wanted = [m for m in args.masks.split(",") if m]

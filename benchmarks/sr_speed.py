@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     from restore.archs.srresnet import SRResNet
     from restore.device import resolve_device
     from restore.pipelines.super_resolution import SuperResolver
-    from restore.training.engine import describe_device
+    from restore.device import describe_device
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256^2 and 512^2, one repeat (CPU)")

@@ -38,7 +38,8 @@ def main(argv=None) -> int:
 
     from restore.device import resolve_device
     from restore.io import atomic_write_bytes
-    from restore.training.engine import describe_device, load_recipe
+    from restore.device import describe_device
+    from restore.training.engine import load_recipe
     from restore.training.sr import train
 
     device = resolve_device(args.device)
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
             recipe = load_recipe("srgan_x4" if kind == "srgan" else "srresnet_x4", {
                 "scale": args.scale, "steps": args.steps, "batch_size": args.batch_size,
                 "patch_size": args.patch_size, "num_blocks": args.num_blocks, "channels": args.channels,
-                "num_workers": args.num_workers, "gpu_resident": feed == "resident", "compile": args.compile,
+                "num_workers": args.num_workers, "memory_resident": feed == "resident", "compile": args.compile,
                 "log_every": 10**9, "val_every": 10**9, "ckpt_every": 10**9})
             with tempfile.TemporaryDirectory() as out:
                 t0 = time.perf_counter()

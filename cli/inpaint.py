@@ -40,6 +40,9 @@ examples:
 """
 
 
+from restore.cli.options import add_precision
+
+
 def register(subparsers) -> None:
     from restore.pipelines.inpainting import METHODS
 
@@ -74,6 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
     p.add_argument("--suffix", default="_inpainted", metavar="S", help="appended to the stem (default: _inpainted)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_precision(p)
     p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")
     p.add_argument("--batch", type=int, default=16, metavar="B",
                    help="images at the prior's resolution searched together (default: 16)")
@@ -101,7 +105,7 @@ def run(args) -> int:
         args.model, args.method, vae=args.vae_model, device=args.device, steps=args.steps,
         restarts=args.restarts, lam=args.lam, lr=args.lr if args.lr is not None else semantic.DEFAULT_LR,
         seed=args.seed, blend=args.blend, blend_solver=args.blend_solver, margin=args.margin,
-        progress=sys.stderr.isatty())
+        precision=args.precision, progress=sys.stderr.isatty())
     print(f"restore inpaint: {inpainter!r}", file=sys.stderr)
     protect = tuple(files) + tuple(dict.fromkeys(mask_for.values()))
     failed = 0

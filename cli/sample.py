@@ -9,6 +9,9 @@ Example:
 from __future__ import annotations
 
 
+from restore.cli.options import add_precision
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("sample", help="draw samples from a GAN/VAE prior into a grid image",
                               description="Draw N images from a generative prior and write them as one grid.")
@@ -18,20 +21,21 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0; same seed, same grid)")
     p.add_argument("--nrow", type=int, help="images per row (default: about square)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from restore.device import resolve_device
+    from restore.device import precision_name, resolve_device
     from restore.errors import RestoreError
     from restore.io import write_image
     from restore.pipelines.sampling import Sampler, image_grid
 
     if not 1 <= args.num <= 10000:
         raise RestoreError(f"-n must be between 1 and 10000, got {args.num}")
-    sampler = Sampler.from_pretrained(args.model, device=resolve_device(args.device))
+    sampler = Sampler.from_pretrained(args.model, device=resolve_device(args.device), precision=args.precision)
     images = sampler.sample(args.num, seed=args.seed)
     path = write_image(args.output, image_grid(images, args.nrow), overwrite=args.overwrite)
-    print(f"{path}: {args.num} samples from {sampler.info['name']} (seed {args.seed})")
+    print(f"{path}: {args.num} samples from {sampler.info['name']} (seed {args.seed}, {precision_name(sampler.dtype)})")
     return 0

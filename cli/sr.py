@@ -26,7 +26,8 @@ output naming:
   Existing files are never replaced without --overwrite, and an input is never replaced at all.
 
 examples:
-  restore sr photo.jpg --model weights/srresnet-x4.safetensors
+  restore sr photo.jpg                       # the shipped srresnet-x4
+  restore sr photo.jpg --model runs/mine/srresnet_x4.safetensors -o out/   # a model you trained
   restore sr shots/ "more/*.png" -o upscaled/ --outscale 2 --tile 256
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
@@ -55,7 +56,8 @@ def register(subparsers) -> None:
                    help="context pixels around each tile (default: the model's receptive radius, exact)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="auto = bf16/fp16 on CUDA, fp32 elsewhere")
+                   help="auto = bf16 on CUDA GPUs and on CPUs with bf16 units (AMX/AVX512-BF16), fp32 elsewhere; "
+                        "RESTORE_CPU_BF16=0|1 overrides the CPU detection")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA, many images)")
     p.add_argument("--ext", default="auto", choices=EXTENSIONS, help="output format (default: the input's)")
     p.add_argument("--suffix", default=None, metavar="S", help="appended to the stem (default: _x<outscale>)")
@@ -127,7 +129,7 @@ def _has_alpha(path: Path) -> bool:
 
 
 def run(args) -> int:
-    from restore.device import resolve_device
+    from restore.device import precision_name, resolve_device
     from restore.errors import OutputExistsError, RestoreError
     from restore.io import expand_inputs, read_image, write_image
     from restore.pipelines.super_resolution import SuperResolver
@@ -146,6 +148,9 @@ def run(args) -> int:
                                              tile=args.tile, tile_pad=args.tile_pad, compile=args.compile,
                                              scale=scale)
     outscale = args.outscale if args.outscale is not None else resolver.scale
+    if rank == 0:
+        print(f"restore sr: {resolver.name} x{resolver.scale} on {resolver.device} in "
+              f"{precision_name(resolver.dtype)}", file=sys.stderr)
     suffix = args.suffix if args.suffix is not None else f"_x{_format_factor(outscale)}"
     # Plan over all files on every rank, so collisions are caught the same way whatever the split.
     plans = plan_outputs(files, output=args.output, suffix=suffix, ext=args.ext, has_alpha=_has_alpha)

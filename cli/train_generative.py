@@ -13,6 +13,8 @@ import json
 import shlex
 import sys
 
+from restore.cli.options import add_precision
+
 DEFAULT_RECIPES = {"dcgan": "dcgan_fashion32", "vae": "vae_fashion32"}
 
 
@@ -30,7 +32,8 @@ def _add_kind(kinds, kind: str, help_text: str) -> None:
     p.add_argument("--limit", type=int, help="use only the first N training images (dry runs)")
     p.add_argument("--holdout", type=int, help="image folders: hold out the last N images")
     p.add_argument("--seed", type=int)
-    p.add_argument("--num-threads", type=int, help="CPU threads for torch")
+    p.add_argument("--threads", "--num-threads", dest="num_threads", type=int, help="CPU threads for torch")
+    add_precision(p, default=None)
     p.add_argument("--export-name", help="name of the exported weights (default: the --out folder's name)")
     if kind == "vae":
         p.add_argument("--beta", type=float, help="weight of the KL term")
@@ -52,7 +55,7 @@ def _run(args) -> int:
     overrides = {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "max_steps": args.max_steps, "limit": args.limit, "holdout": args.holdout, "seed": args.seed,
                  "num_threads": args.num_threads, "export_name": args.export_name,
-                 "beta": getattr(args, "beta", None)}
+                 "beta": getattr(args, "beta", None), "precision": args.precision}
     recipe = load_recipe(args.recipe, overrides)
     if recipe.get("arch") != args.kind:
         raise RestoreError(f"recipe {recipe['recipe']!r} trains a {recipe.get('arch')}, not a {args.kind}")

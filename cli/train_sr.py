@@ -12,12 +12,15 @@ import argparse
 import shlex
 import sys
 
+from restore.cli.options import add_precision
+
 #: command-line flag -> recipe key (flags left unset keep the recipe's value).
 OVERRIDES = {
     "scale": "scale", "steps": "steps", "batch_size": "batch_size", "patch_size": "patch_size", "lr": "lr",
     "num_blocks": "num_blocks", "channels": "channels", "seed": "seed", "ema": "ema", "num_workers": "num_workers",
     "val_every": "val_every", "ckpt_every": "ckpt_every", "log_every": "log_every",
-    "val_max_images": "val_max_images", "val_max_side": "val_max_side",
+    "val_max_images": "val_max_images", "val_max_side": "val_max_side", "precision": "precision",
+    "norm": "norm", "pixel_loss": "pixel_loss", "lr_schedule": "lr_schedule", "threads": "num_threads",
 }
 
 
@@ -41,11 +44,17 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-blocks", type=_positive_int)
     p.add_argument("--channels", type=_positive_int)
     p.add_argument("--seed", type=int)
+    add_precision(p, default=None)
+    p.add_argument("--threads", "--num-threads", dest="threads", type=_positive_int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--norm", choices=["batch", "none"], help="BatchNorm in the generator (the paper) or none")
+    p.add_argument("--pixel-loss", choices=["mse", "l1"], help="pixel loss (mse: the paper)")
+    p.add_argument("--lr-schedule", choices=["multistep", "cosine"], help="learning-rate schedule")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps (under torchrun: each rank's GPU)")
-    p.add_argument("--gpu-resident", action="store_true", default=None,
-                   help="decode the training images once into device memory; crop and degrade there")
+    p.add_argument("--memory-resident", action="store_true", default=None,
+                   help="decode the training images once into the device's memory (RAM or GPU); crop and degrade there")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the networks")
-    p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format (CUDA)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels-last memory format (default on)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="EMA of generator weights, e.g. 0.999 (0 = off)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (0 = decode in the main process)")
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoints/last.pt on the same schedule")
@@ -79,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     kind = args.train_kind
     recipe_name = args.recipe or ("srgan_x4" if kind == "srgan" else "srresnet_x2" if args.scale == 2 else "srresnet_x4")
     overrides = {key: getattr(args, flag) for flag, key in OVERRIDES.items()}
-    overrides.update(gpu_resident=args.gpu_resident, compile=args.compile, channels_last=args.channels_last)
+    overrides.update(memory_resident=args.memory_resident, compile=args.compile, channels_last=args.channels_last)
     if kind == "srgan":
         overrides.update(adv_weight=args.adv_weight, tv_weight=args.tv_weight, pixel_weight=args.pixel_weight,
                          content_layer=args.content_layer, disc_channels=args.disc_channels)

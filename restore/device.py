@@ -1,16 +1,32 @@
 """Choosing the device and the numeric precision, the same way everywhere.
 
+The precision policy (``precision="auto"``): bf16 on CUDA GPUs that support it (fp16 on older ones),
+bf16 on CPUs with native bf16 matrix units (Intel AMX / AVX512-BF16, e.g. Xeon 4th gen "Sapphire
+Rapids" and later, AMD Zen 4 and later), fp32 elsewhere. ``RESTORE_CPU_BF16=0|1`` overrides the CPU
+detection. Networks run under :func:`autocast`; weights, optimiser state and losses stay fp32.
+
 Example:
-    >>> from restore.device import resolve_device
+    >>> from restore.device import resolve_device, resolve_precision
     >>> resolve_device("cpu").type
     'cpu'
+    >>> resolve_precision("fp32", resolve_device("cpu"))
+    torch.float32
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+
 import torch
 
 from .errors import RestoreError
+
+__all__ = ["resolve_device", "resolve_precision", "cpu_has_bf16", "autocast", "precision_name",
+           "describe_device", "progress"]
+
+_PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -37,16 +53,97 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         raise RestoreError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.lru_cache(maxsize=1)
+def _detect_cpu_bf16() -> bool:
+    # torch's own probes of the CPU (oneDNN uses AMX / AVX512-BF16 kernels for bf16 convolutions);
+    # /proc/cpuinfo as a fallback for builds without them.
+    cpu = getattr(torch._C, "_cpu", None)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(cpu, probe, None)
+        if fn is not None:
+            try:
+                if fn():
+                    return True
+            except Exception:  # noqa: BLE001 - a probe that fails means "unknown", not "yes"
+                pass
+    return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 matrix units (AMX or AVX512-BF16); ``RESTORE_CPU_BF16=0|1`` overrides.
+
+    Raises RestoreError for another value of ``RESTORE_CPU_BF16``.
+    """
+    override = os.environ.get("RESTORE_CPU_BF16", "").strip()
+    if override in ("0", "1"):
+        return override == "1"
+    if override:
+        raise RestoreError(f"RESTORE_CPU_BF16 must be 0 or 1, got {override!r}")
+    return _detect_cpu_bf16()
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``"auto"`` -> bf16 on CUDA GPUs that support it (fp16 otherwise), fp32 on CPU and MPS."""
-    precision = precision.lower()
-    table = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    """The compute dtype for ``precision`` (``auto``/``fp32``/``bf16``/``fp16``) on ``device``.
+
+    ``auto`` -> bf16 on CUDA GPUs that support it (fp16 otherwise), bf16 on CPUs with native bf16
+    units (:func:`cpu_has_bf16`), fp32 elsewhere (other CPUs, MPS). fp16 on the CPU is refused.
+    """
+    precision = (precision or "auto").lower()
     if precision == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu" and cpu_has_bf16():
+            return torch.bfloat16
         return torch.float32
-    if precision not in table:
+    if precision not in _PRECISIONS:
         raise RestoreError(f"unknown precision {precision!r} (use auto, fp32, fp16 or bf16)")
     if device.type == "cpu" and precision == "fp16":
         raise RestoreError("fp16 is not supported on the CPU (use fp32 or bf16)")
-    return table[precision]
+    return _PRECISIONS[precision]
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` -> ``"bf16"`` (for logs and model cards)."""
+    return {v: k for k, v in _PRECISIONS.items()}[dtype]
+
+
+def autocast(device: torch.device, dtype: torch.dtype = torch.float32):
+    """Mixed precision for the networks' forward passes: ``torch.autocast`` in ``dtype`` on ``device``,
+    a no-op for fp32. Keep losses outside it (or cast to fp32) so they are computed in fp32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def describe_device(device: torch.device) -> str:
+    """A human name for the device (GPU model on CUDA, CPU model and bf16 support elsewhere), for model cards."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"CPU ({name}, {os.cpu_count()} cores{', bf16 units' if _detect_cpu_bf16() else ''})"
+
+
+def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = True):
+    """A tqdm bar (steps, step/s and losses via ``set_postfix``); silent when ``enabled`` is false."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
+                unit="step", smoothing=0.05)

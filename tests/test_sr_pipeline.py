@@ -32,7 +32,7 @@ def model() -> SRResNet:
 
 @pytest.fixture(scope="module")
 def resolver(model) -> SuperResolver:
-    return SuperResolver(model, device="cpu")
+    return SuperResolver(model, device="cpu", precision="fp32")
 
 
 def _image(h=20, w=28, c=3, seed=1) -> np.ndarray:
@@ -156,8 +156,8 @@ def test_receptive_radius_bounds_the_real_influence(model):
 def test_tiled_equals_untiled(tile):
     model = _random_srresnet(num_blocks=3, seed=3)
     x = torch.rand(1, 3, 45, 61)
-    whole = SuperResolver(model, device="cpu", tile=128)(x)
-    sr = SuperResolver(model, device="cpu", tile=tile)
+    whole = SuperResolver(model, device="cpu", precision="fp32", tile=128)(x)
+    sr = SuperResolver(model, device="cpu", precision="fp32", tile=tile)
     tiled = sr(x)
     assert sr.stats["tiles"] > 1
     assert (tiled - whole).abs().max() < 1e-3
@@ -167,8 +167,8 @@ def test_too_little_context_is_not_exact():
     """The exactness above comes from the pad, not from luck: without context, seams appear."""
     model = _random_srresnet(num_blocks=3, seed=3)
     x = torch.rand(1, 3, 45, 61)
-    whole = SuperResolver(model, device="cpu", tile=128)(x)
-    assert (SuperResolver(model, device="cpu", tile=MIN_TILE, tile_pad=0)(x) - whole).abs().max() > 1e-3
+    whole = SuperResolver(model, device="cpu", precision="fp32", tile=128)(x)
+    assert (SuperResolver(model, device="cpu", precision="fp32", tile=MIN_TILE, tile_pad=0)(x) - whole).abs().max() > 1e-3
 
 
 def test_tiled_apply_only_sends_tiles_to_fn():
@@ -187,7 +187,7 @@ def test_tiled_apply_only_sends_tiles_to_fn():
 
 def test_tile_below_minimum_is_refused(model):
     with pytest.raises(RestoreError, match="at least"):
-        SuperResolver(model, device="cpu", tile=MIN_TILE - 1)
+        SuperResolver(model, device="cpu", precision="fp32", tile=MIN_TILE - 1)
 
 
 # ----------------------------------------------------------------------------- robustness
@@ -212,18 +212,34 @@ class _Nearest(nn.Module):
 
 def test_out_of_memory_halves_the_tile_and_retries():
     x = torch.rand(1, 3, 100, 100)
-    reference = SuperResolver(_Nearest(), device="cpu")(x)
-    sr = SuperResolver(_Nearest(oom_above=50), device="cpu")
+    reference = SuperResolver(_Nearest(), device="cpu", precision="fp32")(x)
+    sr = SuperResolver(_Nearest(oom_above=50), device="cpu", precision="fp32")
     out = sr(x)
     assert sr.stats["oom_retries"] == 2 and sr.stats["tile"] == 25  # 100 -> 50 (58-pixel windows) -> 25
     assert (out - reference).abs().max() < 1e-5
     with pytest.raises(RestoreError, match="out of memory"):
-        SuperResolver(_Nearest(oom_above=20), device="cpu")(x)
+        SuperResolver(_Nearest(oom_above=20), device="cpu", precision="fp32")(x)
+
+
+def test_default_precision_on_a_bf16_cpu_is_bf16_and_close_to_fp32(monkeypatch):
+    """The default path on this project's CPUs: bf16 autocast, within 2 grey levels of fp32, tiled or not."""
+    monkeypatch.setenv("RESTORE_CPU_BF16", "1")
+    model = _random_srresnet(num_blocks=3, seed=3)
+    x = torch.rand(1, 3, 45, 61)
+    fast = SuperResolver(model, device="cpu")
+    assert fast.dtype == torch.bfloat16
+    exact = SuperResolver(model, device="cpu", precision="fp32")(x)
+    for tile in (None, 23):
+        fast.tile = tile
+        diff = (fast(x) - exact).abs() * 255
+        assert 0 < diff.max() < 2.0 and diff.mean() < 0.5
+    monkeypatch.setenv("RESTORE_CPU_BF16", "0")
+    assert SuperResolver(model, device="cpu").dtype == torch.float32
 
 
 def test_half_precision_nan_tile_is_recomputed_in_fp32():
     x = torch.rand(1, 3, 30, 30)
-    reference = SuperResolver(_Nearest(), device="cpu")(x)
+    reference = SuperResolver(_Nearest(), device="cpu", precision="fp32")(x)
     sr = SuperResolver(_Nearest(nan_in_half=True), device="cpu", precision="bf16", tile=16)
     out = sr(x)
     assert sr.stats["fp32_retries"] == sr.stats["tiles"] == 4
@@ -236,15 +252,15 @@ def test_from_pretrained_local_file_matches_model(tmp_path, model):
 
     path = export_model(tmp_path, "tiny-x2", model.state_dict(),
                         card={"arch": "srresnet", "config": model.config, "scale": 2})
-    sr = SuperResolver.from_pretrained(path, device="cpu")
+    sr = SuperResolver.from_pretrained(path, device="cpu", precision="fp32")
     assert sr.scale == 2 and sr.name == "tiny-x2"
     x = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
         assert (sr(x) - model(x).clamp(0, 1)).abs().max() < 1e-4
     with pytest.raises(RestoreError, match="x2, not x4"):
-        SuperResolver.from_pretrained(path, device="cpu", scale=4)
+        SuperResolver.from_pretrained(path, device="cpu", precision="fp32", scale=4)
     with pytest.raises(RestoreError, match="not found"):
-        SuperResolver.from_pretrained(tmp_path / "nope.safetensors", device="cpu")
+        SuperResolver.from_pretrained(tmp_path / "nope.safetensors", device="cpu", precision="fp32")
 
 
 def test_from_pretrained_without_shipped_weights_says_how(tmp_path, monkeypatch):
@@ -252,4 +268,4 @@ def test_from_pretrained_without_shipped_weights_says_how(tmp_path, monkeypatch)
 
     monkeypatch.setattr(restore.registry, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(RestoreError, match="no super-resolution weights are shipped yet.*--model"):
-        SuperResolver.from_pretrained(device="cpu")
+        SuperResolver.from_pretrained(device="cpu", precision="fp32")

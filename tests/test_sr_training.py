@@ -152,13 +152,13 @@ def test_bad_input_is_a_one_line_error(images, tmp_path, capsys):
 
 
 def test_loader_and_resident_feeds_give_identical_batches(images):
-    from restore.data.sr import GPUResidentImages, loader_batches
+    from restore.data.sr import MemoryResidentImages, loader_batches
 
     loader = loader_batches([images / "train"], 32, 4, seed=3, start_step=2, num_workers=0)
-    resident = GPUResidentImages([images / "train"], 32, 4, torch.device("cpu"), seed=3)
+    resident = MemoryResidentImages([images / "train"], 32, 4, torch.device("cpu"), seed=3)
     for step in (2, 3):
         batch = next(loader)
         assert batch.shape == (4, 3, 32, 32) and 0 <= batch.min() and batch.max() <= 1
         torch.testing.assert_close(batch, resident.batch(step), atol=0, rtol=0)
-    other_rank = GPUResidentImages([images / "train"], 32, 4, torch.device("cpu"), seed=3, rank=1)
+    other_rank = MemoryResidentImages([images / "train"], 32, 4, torch.device("cpu"), seed=3, rank=1)
     assert not torch.equal(other_rank.batch(2), resident.batch(2))

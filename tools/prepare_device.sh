@@ -7,7 +7,7 @@
 # The device tool carries at most 64 MiB per call (working tree included), hence one profile per
 # session. On the device: `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and
 # PYTHONPATH=/tmp/site, then e.g.
-#   restore train srresnet --data .data/sr/train/* --val .data/sr/val/sun_hays80 --gpu-resident --out .runs/srresnet_x4
+#   restore train srresnet --data .data/sr/train/* --val .data/sr/val/sun_hays80 --memory-resident --out .runs/srresnet_x4
 # (see ../shared/GUIDE.md for the detached-run-and-poll workflow).
 set -euo pipefail
 cd "$(dirname "$0")/.."

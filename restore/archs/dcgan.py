@@ -115,7 +115,7 @@ class DCGAN(nn.Module):
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, nz) -> images (B, C, H, W) in [0, 1]."""
-        return (self.generator(z) + 1) / 2
+        return (self.generator(z).float() + 1) / 2  # fp32 from here: bf16 is coarse near 0.5
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
         """images (B, C, H, W) in [0, 1] -> realness logits (B,)."""

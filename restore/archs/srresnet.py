@@ -21,14 +21,18 @@ import torch
 from torch import nn
 
 
-class ResidualBlock(nn.Module):
-    """conv3x3-BN-PReLU-conv3x3-BN plus identity skip."""
+def _norm(kind: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
 
-    def __init__(self, channels: int):
+
+class ResidualBlock(nn.Module):
+    """conv3x3-BN-PReLU-conv3x3-BN plus identity skip (``norm="none"``: no BN, as BasicSR's MSRResNet)."""
+
+    def __init__(self, channels: int, norm: str = "batch"):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.PReLU(channels),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, channels, 3, padding=1), _norm(norm, channels), nn.PReLU(channels),
+            nn.Conv2d(channels, channels, 3, padding=1), _norm(norm, channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,27 +54,33 @@ class SRResNet(nn.Module):
         num_blocks: residual blocks (16 in the paper).
         channels: feature width (64 in the paper).
         in_channels: image channels (3).
+        norm: ``"batch"`` (the paper: BatchNorm in every residual block and after the trunk) or
+            ``"none"`` (no normalisation, as BasicSR's MSRResNet and EDSR; trains faster per step here).
 
     The network predicts in [-1, 1] internally (tanh-free, as the paper's generator); the output is
     mapped back to [0, 1] and is not clamped during training so MSE gradients stay unbiased. Pipelines
     clamp at the end.
     """
 
-    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64, in_channels: int = 3):
+    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64, in_channels: int = 3,
+                 norm: str = "batch"):
         super().__init__()
         if scale not in (2, 4, 8):
             raise ValueError(f"SRResNet scale must be 2, 4 or 8, got {scale}")
+        if norm not in ("batch", "none"):
+            raise ValueError(f"SRResNet norm must be 'batch' or 'none', got {norm!r}")
         self.scale, self.num_blocks, self.channels, self.in_channels = scale, num_blocks, channels, in_channels
+        self.norm = norm
         self.head = nn.Sequential(nn.Conv2d(in_channels, channels, 9, padding=4), nn.PReLU(channels))
-        self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(num_blocks)])
-        self.trunk_tail = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels))
+        self.blocks = nn.Sequential(*[ResidualBlock(channels, norm) for _ in range(num_blocks)])
+        self.trunk_tail = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), _norm(norm, channels))
         self.upsample = nn.Sequential(*[Upsample(channels) for _ in range(int(math.log2(scale)))])
         self.tail = nn.Conv2d(channels, in_channels, 9, padding=4)
 
     @property
     def config(self) -> dict:
         return {"scale": self.scale, "num_blocks": self.num_blocks, "channels": self.channels,
-                "in_channels": self.in_channels}
+                "in_channels": self.in_channels, "norm": self.norm}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.head(x * 2 - 1)

@@ -59,7 +59,7 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, nz) -> mean images (B, C, H, W) in [0, 1]."""
-        return torch.sigmoid(self.decoder(self.from_latent(z)))
+        return torch.sigmoid(self.decoder(self.from_latent(z)).float())  # fp32 sigmoid under autocast
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps in training; the mean in eval mode (deterministic reconstructions)."""

@@ -7,7 +7,7 @@ different samples, and the two ways of feeding the GPU below give identical batc
 
 * :func:`loader_batches` - a ``DataLoader`` whose workers decode and crop HR images on the CPU
   (pinned memory, ``non_blocking`` copies); the training step makes LR on the device.
-* :class:`GPUResidentImages` - every training image decoded once into device memory (uint8); crops,
+* :class:`MemoryResidentImages` - every training image decoded once into device memory (uint8); crops,
   augmentations and the degradation all run on the device, so the GPU never waits for a loader.
 
 Batches hold HR crops ``(B, C, P, P)`` float in [0, 1]; LR is ``degrade(hr, scale)`` on the device.
@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import RestoreError
 
-__all__ = ["find_images", "SRCropDataset", "GPUResidentImages", "loader_batches", "load_validation",
+__all__ = ["find_images", "SRCropDataset", "MemoryResidentImages", "loader_batches", "load_validation",
            "augment", "modcrop"]
 
 
@@ -94,6 +94,14 @@ def augment(x: torch.Tensor, transform: int) -> torch.Tensor:
     return x
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 class SRCropDataset(Dataset):
     """Map-style dataset: item ``n`` is HR crop ``n`` of the run, ``(3, P, P)`` float in [0, 1].
 
@@ -139,13 +147,16 @@ def loader_batches(folders_or_paths, patch_size: int, batch_size: int, *, seed: 
     """Endless HR batches ``(B, 3, P, P)`` decoded by ``num_workers`` DataLoader workers, from step ``start_step``."""
     paths = find_images(folders_or_paths, patch_size)
     dataset = SRCropDataset(paths, patch_size, seed=seed, rank=rank, augment=augment)
+    # More workers than cores only adds contention (and PyTorch's warning); on a small CPU prefer
+    # the memory-resident feed (MemoryResidentImages), which needs no worker at all.
+    num_workers = min(num_workers, available_cores())
     loader = DataLoader(dataset, batch_size=batch_size, sampler=_CountFrom(start_step * batch_size),
                         num_workers=num_workers, pin_memory=pin_memory, drop_last=True,
                         persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None)
     return iter(loader)
 
 
-class GPUResidentImages:
+class MemoryResidentImages:
     """Training images decoded once into ``device`` memory (uint8); batches cropped and augmented there.
 
     ``batch(step)`` returns the same HR batch as the ``step``-th batch of :func:`loader_batches` with

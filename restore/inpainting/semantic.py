@@ -134,7 +134,7 @@ def project_gaussian(z: torch.Tensor) -> torch.Tensor:
 def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor, known: torch.Tensor,
                   z0: torch.Tensor, *, prior_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                   project: Callable[[torch.Tensor], torch.Tensor] | None, steps: int = DEFAULT_STEPS,
-                  lr: float = DEFAULT_LR, window: int = DEFAULT_WINDOW, amp: bool = True,
+                  lr: float = DEFAULT_LR, window: int = DEFAULT_WINDOW, dtype: torch.dtype = torch.float32,
                   callback: Callable[[int], None] | None = None,
                   weights: torch.Tensor | None = None) -> SearchResult:
     """The generic search: Adam on ``z`` for ``steps`` steps, all images x restarts in one batch.
@@ -147,12 +147,12 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         prior_loss: ``(z, images) -> (N,)`` prior term.
         project: in-place map of ``z`` back into the prior's support after every step, or ``None``.
         steps, lr, window: optimiser steps, Adam learning rate, importance-window side.
-        amp: bf16 autocast for the networks on CUDA (losses stay fp32); ignored on the CPU.
+        dtype: compute dtype of the networks (autocast; losses and ``z`` stay fp32).
         callback: called with the step number after every step (progress bars).
         weights: ``(B, 1, H, W)`` pixel weights replacing the importance weighting (e.g. all ones to
             fit a whole image, as :func:`vae_guided_init` does).
     """
-    from ..training.engine import autocast
+    from ..device import autocast
 
     b, k, nz = z0.shape
     device = target.device
@@ -166,7 +166,7 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
     totals, contexts, priors = [], [], []
 
     def evaluate(codes):
-        with autocast(device, enabled=amp):
+        with autocast(device, dtype):
             images = decode(codes)
         images = images.float()
         ctx = context_loss(images, y, weights)
@@ -208,7 +208,7 @@ def _start_codes(sample: Callable, b: int, k: int, seed: int | None, device) -> 
 def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
                restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
                window: int = DEFAULT_WINDOW, seed: int | None = 0, z_init: torch.Tensor | None = None,
-               init_noise: float = 0.1, amp: bool = True, callback=None) -> SearchResult:
+               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None) -> SearchResult:
     """Yeh et al.'s search over a DCGAN (:class:`restore.archs.dcgan.DCGAN`).
 
     Args:
@@ -231,13 +231,13 @@ def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     with frozen(gan):
         return latent_search(gan.generate, target, known, z0,
                              prior_loss=lambda z, images: gan_prior_loss(gan.discriminate(images), lam),
-                             project=project, steps=steps, lr=lr, window=window, amp=amp, callback=callback)
+                             project=project, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback)
 
 
 def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
                restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
                window: int = DEFAULT_WINDOW, seed: int | None = 0, init: str = "random",
-               init_noise: float = 0.1, amp: bool = True, callback=None) -> SearchResult:
+               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None) -> SearchResult:
     """The same search over a VAE decoder with a ``lam * ||z||^2`` prior term (no projection).
 
     ``init="encoder"`` starts every restart at the encoder's code of the masked image (plus
@@ -258,7 +258,7 @@ def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     with frozen(vae):
         return latent_search(vae.decode, target, known, z0,
                              prior_loss=lambda z, images: lam * z.float().pow(2).sum(1),
-                             project=None, steps=steps, lr=lr, window=window, amp=amp, callback=callback)
+                             project=None, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback)
 
 
 @torch.no_grad()
@@ -282,7 +282,7 @@ def encoder_init(vae: nn.Module, target: torch.Tensor, known: torch.Tensor,
 
 def vae_guided_init(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *,
                     steps: int = 50, restarts: int = DEFAULT_RESTARTS, lr: float = DEFAULT_LR,
-                    seed: int | None = 0, amp: bool = True) -> torch.Tensor:
+                    seed: int | None = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A GAN code ``(B, nz)`` that reproduces the VAE's completion of the masked image.
 
     For a VAE and GAN with different latent spaces (sizes), the encoder's code cannot start the GAN
@@ -296,5 +296,5 @@ def vae_guided_init(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known:
     project = project_uniform if gan.prior == "uniform" else project_gaussian
     with frozen(gan):
         fit = latent_search(gan.generate, guess, known, z0, prior_loss=lambda z, images: images.new_zeros(len(images)),
-                            project=project, steps=steps, lr=lr, amp=amp, weights=torch.ones_like(known))
+                            project=project, steps=steps, lr=lr, dtype=dtype, weights=torch.ones_like(known))
     return fit.z

@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..device import resolve_device
+from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import blending, classical, crop, masks, semantic
 
@@ -110,7 +110,8 @@ class Inpainter:
         blend_solver: ``"exact"`` (sparse Poisson solve) or ``"opencv"`` (``seamlessClone``).
         margin: context around the hole for images not at the prior's size (fraction of the hole side).
         use_sr: bring crops back through a shipped SR model when its scale fits exactly.
-        amp: bf16 autocast of the networks on CUDA.
+        precision: ``auto`` / ``fp32`` / ``bf16`` / ``fp16`` for the networks (see
+            :func:`restore.device.resolve_precision`); the search's codes and losses stay fp32.
         vae_init: start of the ``vae`` search: ``"random"`` (N(0, I) samples) or ``"encoder"`` (the
             encoder's code of the masked image plus noise).
         progress: show a progress bar over the search's steps.
@@ -127,7 +128,7 @@ class Inpainter:
                  lam: float = semantic.DEFAULT_LAMBDA, lr: float = semantic.DEFAULT_LR,
                  window: int = semantic.DEFAULT_WINDOW, seed: int | None = 0, blend: str = "poisson",
                  blend_solver: str = "exact", margin: float = crop.DEFAULT_MARGIN, use_sr: bool = True,
-                 amp: bool = True, progress: bool = False, vae_init: str = "random", name: str | None = None):
+                 precision: str = "auto", progress: bool = False, vae_init: str = "random", name: str | None = None):
         if method not in METHODS:
             raise RestoreError(f"unknown inpainting method {method!r} (use {', '.join(METHODS)})")
         if blend not in BLENDS:
@@ -150,7 +151,8 @@ class Inpainter:
         self.blend, self.blend_solver, self.margin, self.use_sr = blend, blend_solver, float(margin), use_sr
         if vae_init not in ("random", "encoder"):
             raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
-        self.amp, self.progress, self.name, self.vae_init = amp, progress, name or method, vae_init
+        self.dtype = resolve_precision(precision, self.device)
+        self.progress, self.name, self.vae_init = progress, name or method, vae_init
         self.gan = gan.to(self.device).eval() if gan is not None else None
         self.vae = vae.to(self.device).eval() if vae is not None else None
         prior = self.gan if method in ("gan", "gan-vae-init") else self.vae
@@ -247,10 +249,10 @@ class Inpainter:
         y = _to_channels(target, self.channels).to(self.device)
         k = known.to(self.device)
         settings = dict(steps=self.steps, restarts=self.restarts, lam=self.lam, lr=self.lr, window=self.window,
-                        seed=self.seed, amp=self.amp)
+                        seed=self.seed, dtype=self.dtype)
         bar = None
         if self.progress and self.steps:
-            from ..training.engine import progress
+            from ..device import progress
 
             bar = progress(self.steps, desc=f"inpaint ({self.method})")
             settings["callback"] = lambda step: bar.update(1)
@@ -264,7 +266,7 @@ class Inpainter:
                     z0 = semantic.encoder_init(self.vae, y, k, prior=self.gan.prior)
                 else:  # different latent spaces: fit the GAN to the VAE's completion (a quarter of the steps)
                     z0 = semantic.vae_guided_init(self.gan, self.vae, y, k, steps=max(1, self.steps // 4),
-                                                  restarts=self.restarts, lr=self.lr, seed=self.seed, amp=self.amp)
+                                                  restarts=self.restarts, lr=self.lr, seed=self.seed, dtype=self.dtype)
                 result = semantic.gan_search(self.gan, y, k, z_init=z0, **settings)
         finally:
             if bar is not None:
@@ -297,4 +299,5 @@ class Inpainter:
         if self.method in classical.CLASSICAL_METHODS:
             return f"Inpainter(method={self.method!r}, blend={self.blend!r})"
         return (f"Inpainter(method={self.method!r}, model={self.name!r}, steps={self.steps}, "
-                f"restarts={self.restarts}, lam={self.lam}, blend={self.blend!r}, device={self.device})")
+                f"restarts={self.restarts}, lam={self.lam}, blend={self.blend!r}, device={self.device}, "
+                f"precision={precision_name(self.dtype)})")

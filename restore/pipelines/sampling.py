@@ -14,6 +14,7 @@ import os
 import torch
 from torch import nn
 
+from ..device import autocast, resolve_precision
 from ..errors import RestoreError
 
 
@@ -47,20 +48,28 @@ def _is_spherical(model: nn.Module) -> bool:
 class Sampler:
     """Draw images from a DCGAN or VAE prior. ``model`` needs ``sample_latent`` and ``generate``."""
 
-    def __init__(self, model: nn.Module, info: dict | None = None, device: torch.device | str = "cpu"):
+    def __init__(self, model: nn.Module, info: dict | None = None, device: torch.device | str = "cpu",
+                 precision: str = "auto"):
         self.device = torch.device(device)
+        self.dtype = resolve_precision(precision, self.device)
         self.model = model.eval().to(self.device)
         self.info = info or {}
 
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.dtype):
+            images = torch.cat([self.model.generate(chunk) for chunk in z.split(256)])
+        return images.float().clamp(0, 1).cpu()
+
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, device: torch.device | str = "cpu") -> "Sampler":
+    def from_pretrained(cls, name_or_path: str | os.PathLike, device: torch.device | str = "cpu",
+                        precision: str = "auto") -> "Sampler":
         """A registered model name (task ``gan`` or ``vae``) or a ``.safetensors`` file with its card."""
         from ..registry import load_model
 
         model, info = load_model(name_or_path)
         if info["arch"] not in ("dcgan", "vae"):
             raise RestoreError(f"{name_or_path}: a {info['arch']} model cannot be sampled (need dcgan or vae)")
-        return cls(model, info, device)
+        return cls(model, info, device, precision)
 
     @property
     def is_vae(self) -> bool:
@@ -73,7 +82,7 @@ class Sampler:
             raise RestoreError(f"number of samples must be at least 1, got {n}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.model.sample_latent(n, generator=gen, device=self.device)
-        return torch.cat([self.model.generate(chunk) for chunk in z.split(256)]).cpu()
+        return self._generate(z)
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,4 +105,4 @@ class Sampler:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.model.sample_latent(2 * rows, generator=gen, device=self.device)
         path = interpolate_latents(z[:rows], z[rows:], steps, spherical=_is_spherical(self.model))
-        return self.model.generate(path.reshape(rows * steps, -1)).cpu()
+        return self._generate(path.reshape(rows * steps, -1))

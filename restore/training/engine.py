@@ -1,7 +1,7 @@
 """What every training loop in restore shares, and nothing more.
 
 Recipes (TOML files in ``restore/training/recipes/`` with command-line overrides), a distributed
-context (DDP under ``torchrun``, or a single process), bf16 autocast on CUDA, atomic resumable
+context (DDP under ``torchrun``, or a single process), atomic resumable
 checkpoints written every N steps and on SIGINT/SIGTERM, a NaN/inf guard, a JSONL metrics log, EMA of
 weights, and the export of a trained network as safetensors plus a JSON model card.
 
@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import math
@@ -142,13 +141,6 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA (no loss scaling needed); a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def seed_everything(seed: int, rank: int = 0) -> torch.Generator:
     """Seed torch (and numpy) differently per rank; returns a CPU generator for data sampling."""
     import random
@@ -264,14 +256,6 @@ def make_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedMo
     return AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = True):
-    """A tqdm bar (steps, step/s and losses via ``set_postfix``); silent on non-main ranks."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
-                unit="step", smoothing=0.05)
-
-
 # ----------------------------------------------------------------------------- export
 def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, torch.Tensor], card: dict,
                  *, fp16: bool = False) -> Path:
@@ -302,12 +286,3 @@ def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, to
     tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")
     os.replace(tmp, card_path)
     return weights
-
-
-def describe_device(device: torch.device) -> str:
-    """A human name for the device (GPU model on CUDA, CPU model name elsewhere) for model cards."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -22,13 +23,13 @@ import torch
 
 from .. import archs
 from ..data.generative import is_fashion_mnist, load_generative_data
-from ..device import resolve_device
+from ..device import autocast, describe_device, precision_name, progress, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..io import write_image
 from ..losses.generative import gan_discriminator_loss, gan_generator_loss, heldout_elbo, vae_loss
 from ..pipelines.sampling import image_grid, interpolate_latents
-from .engine import (Checkpointer, Distributed, MetricsLog, StopRequest, autocast, check_finite,
-                     describe_device, export_model, progress, seed_everything, unwrap)
+from .engine import (Checkpointer, Distributed, MetricsLog, StopRequest, check_finite, export_model,
+                     seed_everything, unwrap)
 
 ARCH_KEYS = {"dcgan": ("resolution", "channels", "nz", "g_width", "d_width", "prior"),
              "vae": ("resolution", "channels", "nz", "width")}
@@ -48,8 +49,8 @@ def _save_grid(path: Path, images: torch.Tensor, nrow: int | None = None) -> Non
 class _DCGANStep:
     """One DCGAN iteration: (1) update D on real and generated batches, (2) update G (non-saturating)."""
 
-    def __init__(self, model, recipe, dist):
-        self.model = model
+    def __init__(self, model, recipe, dist, dtype):
+        self.model, self.dtype = model, dtype
         self.G, self.D = dist.wrap(model.generator), dist.wrap(model.discriminator)
         betas = (recipe["beta1"], recipe["beta2"])
         self.opt = {"generator": torch.optim.Adam(model.generator.parameters(), recipe["lr"], betas=betas),
@@ -58,7 +59,7 @@ class _DCGANStep:
     def __call__(self, real01: torch.Tensor, step: int, device) -> dict:
         real = real01 * 2 - 1  # the networks work in [-1, 1]
         z = self.model.sample_latent(real.shape[0], device=device)
-        with autocast(device):
+        with autocast(device, self.dtype):
             fake = self.G(z)
             # (1) discriminator: real -> 1, generated -> 0 (separate batches, as in the DCGAN paper)
             d_loss = gan_discriminator_loss(self.D(real), self.D(fake.detach()))
@@ -67,7 +68,7 @@ class _DCGANStep:
         d_loss.backward()
         self.opt["discriminator"].step()
         # (2) generator: make D call the generated batch real
-        with autocast(device):
+        with autocast(device, self.dtype):
             g_loss = gan_generator_loss(self.D(fake))
         check_finite(step, g_loss=g_loss)
         self.opt["generator"].zero_grad(set_to_none=True)
@@ -77,13 +78,13 @@ class _DCGANStep:
 
 
 class _VAEStep:
-    def __init__(self, model, recipe, dist):
-        self.model, self.beta = model, recipe["beta"]
+    def __init__(self, model, recipe, dist, dtype):
+        self.model, self.beta, self.dtype = model, recipe["beta"], dtype
         self.net = dist.wrap(model)
         self.opt = {"vae": torch.optim.Adam(model.parameters(), recipe["lr"], betas=(recipe["beta1"], recipe["beta2"]))}
 
     def __call__(self, x: torch.Tensor, step: int, device) -> dict:
-        with autocast(device):
+        with autocast(device, self.dtype):
             recon, mu, logvar = self.net(x)
         losses = vae_loss(x, recon, mu, logvar, self.model.log_scale, self.beta)  # fp32 likelihood
         check_finite(step, loss=losses["loss"])
@@ -117,7 +118,11 @@ def train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto",
     heldout = load_generative_data(data, resolution=res, channels=ch, split="heldout",
                                    holdout=recipe["holdout"], limit=recipe.get("eval_images") or None)
     model = archs.build(arch, **config).to(device)
-    step_fn = (_DCGANStep if arch == "dcgan" else _VAEStep)(model, recipe, dist)
+    dtype = resolve_precision(recipe.get("precision", "auto"), device)
+    step_fn = (_DCGANStep if arch == "dcgan" else _VAEStep)(model, recipe, dist, dtype)
+    if dist.is_main:
+        print(f"restore train: {arch} {recipe['recipe']} on {describe_device(device)} in {precision_name(dtype)}, "
+              f"{torch.get_num_threads()} threads", file=sys.stderr)
     batch = int(recipe["batch_size"])
     steps_per_epoch = len(train_set) // dist.world_size // batch
     if steps_per_epoch < 1:
@@ -217,6 +222,7 @@ def train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto",
                         else f"{data} (all but the last {recipe['holdout']} images, centre crop + resize to {res})",
                 "epochs": epoch, "steps": global_step, "batch_size": batch * dist.world_size,
                 "wall_time_s": round(wall, 1), "device": describe_device(device), "world_size": dist.world_size,
+                "precision": precision_name(dtype),
                 "command": command,
                 "hyperparameters": {k: v for k, v in recipe.items() if not isinstance(v, dict)}}
         if arch == "vae":

@@ -2,11 +2,13 @@
 
 One function, :func:`train`, runs either kind from a recipe (``restore/training/recipes/*.toml``):
 
-* ``srresnet``: minimise pixel MSE between ``G(degrade(hr))`` and ``hr``.
+* ``srresnet``: minimise the pixel loss (MSE as the paper, or L1) between ``G(degrade(hr))`` and ``hr``.
 * ``srgan``: per step (1) update D on real HR vs ``G(lr)``, (2) update G on VGG content loss
   + 1e-3 non-saturating adversarial loss (+ optional MSE and TV terms).
 
-Around the step: bf16 autocast on CUDA, optional ``torch.compile`` and EMA of the generator, atomic
+Around the step: mixed precision by the project's policy (:func:`restore.device.resolve_precision`: bf16
+on CUDA and on CPUs with bf16 units; fp32 master weights, optimiser state and losses), channels_last,
+optional ``torch.compile`` and EMA of the generator, step or cosine learning-rate schedules, atomic
 checkpoints every ``ckpt_every`` steps and on SIGINT/SIGTERM, ``resume`` continuing the same schedule
 (data included: batch ``k`` is a pure function of the seed, see :mod:`restore.data.sr`), a NaN/inf
 guard, a tqdm bar, ``OUT/metrics.jsonl``, validation (Y-PSNR/SSIM with border = scale, LPIPS,
@@ -29,20 +31,26 @@ from pathlib import Path
 
 import torch
 
+from ..device import autocast, describe_device, progress
 from ..errors import RestoreError
 from . import engine
+
+#: the generator's pixel loss by recipe name (``pixel_loss = "mse"`` is the paper's SRResNet).
+PIXEL_LOSSES = {"mse": torch.nn.functional.mse_loss, "l1": torch.nn.functional.l1_loss}
 
 __all__ = ["train", "validate", "build_generator"]
 
 
 #: recipe keys that define the networks or the data order: a resumed run must keep them.
-_MUST_MATCH_ON_RESUME = ("scale", "num_blocks", "channels", "disc_channels", "patch_size", "batch_size", "seed")
+_MUST_MATCH_ON_RESUME = ("scale", "num_blocks", "channels", "norm", "disc_channels", "patch_size", "batch_size",
+                         "seed")
 
 
 def build_generator(recipe: dict):
     from ..archs.srresnet import SRResNet
 
-    return SRResNet(scale=recipe["scale"], num_blocks=recipe["num_blocks"], channels=recipe["channels"])
+    return SRResNet(scale=recipe["scale"], num_blocks=recipe["num_blocks"], channels=recipe["channels"],
+                    norm=recipe.get("norm", "batch"))
 
 
 def _check_recipe(recipe: dict, world_size: int) -> None:
@@ -57,11 +65,23 @@ def _check_recipe(recipe: dict, world_size: int) -> None:
         raise RestoreError(f"batch size {batch} does not divide among {world_size} processes")
     if recipe["steps"] < 1:
         raise RestoreError("steps must be at least 1")
+    if recipe.get("norm", "batch") not in ("batch", "none"):
+        raise RestoreError(f"norm must be batch or none, got {recipe['norm']!r}")
+    if recipe.get("pixel_loss", "mse") not in PIXEL_LOSSES:
+        raise RestoreError(f"pixel_loss must be {' or '.join(PIXEL_LOSSES)}, got {recipe['pixel_loss']!r}")
+    if recipe.get("lr_schedule", "multistep") not in ("multistep", "cosine"):
+        raise RestoreError(f"lr_schedule must be multistep or cosine, got {recipe['lr_schedule']!r}")
+
+
+def _scheduler(opt: torch.optim.Optimizer, recipe: dict):
+    if recipe.get("lr_schedule", "multistep") == "cosine":  # one cosine from lr to lr_min over all steps
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe["steps"], eta_min=recipe.get("lr_min", 0.0))
+    return torch.optim.lr_scheduler.MultiStepLR(opt, list(recipe["lr_milestones"]), recipe["lr_gamma"])
 
 
 @torch.no_grad()
 def validate(generator: torch.nn.Module, pairs, scale: int, device: torch.device, *, out_dir: Path | None = None,
-             step: int = 0, strips: int = 4, use_autocast: bool = True) -> dict:
+             step: int = 0, strips: int = 4, dtype: torch.dtype = torch.float32) -> dict:
     """Mean Y-PSNR / Y-SSIM (border = scale), LPIPS (alex) and bicubic Y-PSNR over ``pairs``.
 
     ``pairs`` come from :func:`restore.data.sr.load_validation`. The first ``strips`` images are saved
@@ -76,7 +96,7 @@ def validate(generator: torch.nn.Module, pairs, scale: int, device: torch.device
     totals = {"psnr_y": 0.0, "ssim_y": 0.0, "lpips": 0.0, "bicubic_psnr_y": 0.0}
     for i, (name, hr, lr) in enumerate(pairs):
         hr, lr = hr.to(device), lr.to(device)
-        with engine.autocast(device, use_autocast):
+        with autocast(device, dtype):
             sr = generator(lr)
         sr = sr.float().clamp(0, 1)
         bicubic = imresize(lr, scale).clamp(0, 1)
@@ -100,7 +120,7 @@ def _load_init(generator: torch.nn.Module, path: str, scale: int) -> None:
         raise RestoreError(f"{path}: --init needs SRResNet weights, this is {info['arch']}")
     if info["config"].get("scale") != scale:
         raise RestoreError(f"{path}: --init weights are x{info['config'].get('scale')}, training is x{scale}")
-    if info["config"] != generator.config:
+    if dict({"norm": "batch"}, **info["config"]) != generator.config:
         theirs = ", ".join(f"{k}={v}" for k, v in info["config"].items())
         raise RestoreError(f"{path}: --init weights are SRResNet({theirs}); set --num-blocks/--channels to match")
     generator.load_state_dict(model.state_dict())
@@ -125,9 +145,9 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
     """
     from ..archs.srresnet import SRGANDiscriminator
     from ..data.degradation import degrade
-    from ..data.sr import GPUResidentImages, find_images, load_validation, loader_batches
-    from ..device import resolve_device
-    from ..losses.sr import AdversarialLoss, VGGContentLoss, pixel_loss, tv_loss
+    from ..data.sr import MemoryResidentImages, find_images, load_validation, loader_batches
+    from ..device import precision_name, resolve_device, resolve_precision
+    from ..losses.sr import AdversarialLoss, VGGContentLoss, tv_loss
 
     kind = recipe["kind"]
     if kind not in ("srresnet", "srgan"):
@@ -144,6 +164,10 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         scale, steps = recipe["scale"], recipe["steps"]
         local_batch = recipe["batch_size"] // dist.world_size
         engine.seed_everything(recipe["seed"], dist.rank)
+        if recipe.get("num_threads"):
+            torch.set_num_threads(int(recipe["num_threads"]))
+        dtype = resolve_precision(recipe.get("precision", "auto"), device)
+        pixel_loss = PIXEL_LOSSES[recipe.get("pixel_loss", "mse")]
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -154,13 +178,13 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         if init and not resume:
             _load_init(generator, init, scale)
         opt_g = torch.optim.Adam(generator.parameters(), lr=recipe["lr"], betas=tuple(recipe["betas"]))
-        sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, list(recipe["lr_milestones"]), recipe["lr_gamma"])
+        sched_g = _scheduler(opt_g, recipe)
         discriminator = opt_d = sched_d = content = None
         adversarial = AdversarialLoss(recipe.get("adv_weight", 1e-3))
         if kind == "srgan":
             discriminator = SRGANDiscriminator(base_channels=recipe["disc_channels"]).to(device)
             opt_d = torch.optim.Adam(discriminator.parameters(), lr=recipe["lr"], betas=tuple(recipe["betas"]))
-            sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, list(recipe["lr_milestones"]), recipe["lr_gamma"])
+            sched_d = _scheduler(opt_d, recipe)
             content = VGGContentLoss(recipe["content_layer"], recipe["content_net"],
                                      recipe["content_scale"]).to(device)
         ema = engine.make_ema(generator, recipe["ema"]) if recipe["ema"] else None
@@ -186,8 +210,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 ema.load_state_dict(state["ema"])
             start = int(state["step"])
 
-        channels_last = recipe["channels_last"] and device.type == "cuda"
-        if channels_last:  # faster convolutions with tensor cores; same numbers
+        channels_last = recipe["channels_last"]
+        if channels_last:  # faster convolutions (tensor cores, oneDNN/AMX on the CPU); same numbers
             generator.to(memory_format=torch.channels_last)
             if discriminator is not None:
                 discriminator.to(memory_format=torch.channels_last)
@@ -200,8 +224,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
 
         # ---- data
         paths = find_images(data, recipe["patch_size"])
-        if recipe["gpu_resident"]:
-            resident = GPUResidentImages(paths, recipe["patch_size"], local_batch, device,
+        if recipe["memory_resident"]:
+            resident = MemoryResidentImages(paths, recipe["patch_size"], local_batch, device,
                                          seed=recipe["seed"], rank=dist.rank)
             batches = resident.batches(start)
         else:
@@ -215,8 +239,12 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
 
         log = engine.MetricsLog(out, enabled=dist.is_main)
         if dist.is_main:
+            print(f"restore train: {kind} x{scale} on {describe_device(device)} in {precision_name(dtype)}, "
+                  f"{torch.get_num_threads()} threads, {len(paths)} training images, steps {start}..{steps}",
+                  file=sys.stderr)
             log.write(event="start", kind=kind, step=start, recipe=recipe, world_size=dist.world_size,
-                      device=engine.describe_device(device), train_images=len(paths))
+                      device=describe_device(device), precision=precision_name(dtype), threads=torch.get_num_threads(),
+                      train_images=len(paths))
 
         def checkpoint(step: int) -> None:
             if not dist.is_main:
@@ -236,7 +264,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         # ---- the loop
         step, stopped, last_val, t0 = start, False, {}, time.perf_counter()
         train_time, timed_steps = 0.0, 0  # pure training steps (not the first, not validation)
-        bar = engine.progress(steps, start, desc=kind, enabled=dist.is_main and progress_bar)
+        bar = progress(steps, start, desc=kind, enabled=dist.is_main and progress_bar)
         generator.train()
         with engine.StopRequest() as stop:
             while step < steps:
@@ -247,29 +275,32 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 lr_img = degrade(hr, scale)
                 losses = {}
                 if kind == "srresnet":
-                    with engine.autocast(device):
+                    with autocast(device, dtype):
                         sr = g_train(lr_img)
-                        loss_g = pixel_loss(sr.float(), hr)
-                    losses["mse"] = loss_g
+                    loss_g = pixel_loss(sr.float(), hr)  # losses in fp32
+                    losses[recipe.get("pixel_loss", "mse")] = loss_g
                 else:
                     # (1) discriminator: real HR vs generated, one forward on both halves
-                    with engine.autocast(device):
+                    with autocast(device, dtype):
                         sr = g_train(lr_img)
                         logits = d_train(torch.cat([hr, sr.detach()]))
-                        loss_d = adversarial.discriminator(logits[:local_batch], logits[local_batch:])
+                    logits = logits.float()
+                    loss_d = adversarial.discriminator(logits[:local_batch], logits[local_batch:])
                     _guard(dist, step, stop, d_loss=loss_d)
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     opt_d.step()
                     # (2) generator: content + adversarial (+ pixel, TV)
-                    with engine.autocast(device):
+                    with autocast(device, dtype):
+                        fake_logits = d_train(sr)
                         loss_content = content(sr, hr)
-                        loss_adv = adversarial.generator(d_train(sr))
-                        loss_g = loss_content + loss_adv
-                        if recipe["pixel_weight"]:
-                            loss_g = loss_g + recipe["pixel_weight"] * pixel_loss(sr.float(), hr)
-                        if recipe["tv_weight"]:
-                            loss_g = loss_g + tv_loss(sr, recipe["tv_weight"])
+                    loss_content = loss_content.float()
+                    loss_adv = adversarial.generator(fake_logits.float())
+                    loss_g = loss_content + loss_adv
+                    if recipe["pixel_weight"]:
+                        loss_g = loss_g + recipe["pixel_weight"] * pixel_loss(sr.float(), hr)
+                    if recipe["tv_weight"]:
+                        loss_g = loss_g + tv_loss(sr.float(), recipe["tv_weight"])
                     losses.update(d_loss=loss_d, content=loss_content, adv=loss_adv)
                 stop_now = _guard(dist, step, stop, g_loss=loss_g)
                 opt_g.zero_grad(set_to_none=True)
@@ -292,7 +323,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     log.write(step=step, lr=sched_g.get_last_lr()[0], patches_per_s=round(rate, 2), **values)
                 if val_pairs and (step % recipe["val_every"] == 0 or step == steps):
                     last_val = validate(eval_model(), val_pairs, scale, device, out_dir=out, step=step,
-                                        strips=recipe["val_strips"])
+                                        strips=recipe["val_strips"], dtype=dtype)
                     log.write(step=step, event="val", **last_val)
                     bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in last_val.items()))
                 if stop_now:
@@ -314,7 +345,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
             card = {"arch": "srresnet", "config": generator.config, "task": "sr", "scale": scale,
                     "name": name, "kind": kind, "recipe": recipe, "data": [str(d) for d in data],
                     "train_images": len(paths), "steps": step, "ema": bool(ema),
-                    "device": engine.describe_device(device), "world_size": dist.world_size,
+                    "device": describe_device(device), "precision": precision_name(dtype),
+                    "threads": torch.get_num_threads(), "world_size": dist.world_size,
                     "wall_time_s": round(elapsed, 1), "patches_per_s": rate and round(rate, 2),
                     "validation": dict(last_val, folder=str(val)) if last_val else None,
                     "degradation": "MATLAB bicubic (restore.data.degradation.degrade)",
