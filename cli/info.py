@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def register(subparsers) -> None:
@@ -18,27 +19,24 @@ _ORIENTATION = {1: "upright", 2: "mirrored", 3: "rotated 180", 4: "flipped verti
 
 def run(args) -> int:
     from restore.errors import RestoreError
-    from restore.io import expand_inputs, read_image
+    from restore.io import expand_inputs, probe_image
 
     failed = 0
-    for path in expand_inputs(args.images):
+    paths = expand_inputs(args.images)
+    for path in paths:
         try:
-            img = read_image(path)
+            record = {"file": str(path), **probe_image(path)}
         except RestoreError as exc:
-            print(f"restore: error: {exc}")
+            print(f"restore: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        w, h = img.size
-        record = {"file": str(path), "format": img.format, "width": w, "height": h, "mode": img.mode,
-                  "channels": "gray" if img.is_gray else "RGB", "bit_depth": img.bit_depth,
-                  "alpha": img.alpha is not None, "exif_orientation": img.exif_orientation,
-                  "icc_profile": len(img.icc_profile) if img.icc_profile else 0}
         if args.json:
             print(json.dumps(record))
         else:
-            orient = _ORIENTATION.get(img.exif_orientation, str(img.exif_orientation))
-            print(f"{path}: {img.format} {w}x{h} mode={img.mode} {record['channels']} "
-                  f"{img.bit_depth}-bit alpha={'yes' if record['alpha'] else 'no'} "
-                  f"orientation={img.exif_orientation} ({orient}, applied) "
+            orient = _ORIENTATION.get(record["exif_orientation"], str(record["exif_orientation"]))
+            print(f"{path}: {record['format']} {record['width']}x{record['height']} mode={record['mode']} "
+                  f"{record['channels']} {record['bit_depth']}-bit alpha={'yes' if record['alpha'] else 'no'} "
+                  f"orientation={record['exif_orientation']} ({orient}, applied) "
                   f"icc={'%d bytes' % record['icc_profile'] if record['icc_profile'] else 'none'}")
-    return 1 if failed else 0
+    # one bad file is a mistake in what was given (2); some bad files in a batch are partial failure (1)
+    return (2 if len(paths) == 1 else 1) if failed else 0

@@ -40,11 +40,11 @@ examples:
 """
 
 
-from restore.cli.options import add_precision
+from restore.cli.options import add_precision, add_trust_unverified
 
 
 def register(subparsers) -> None:
-    from restore.pipelines.inpainting import METHODS
+    from restore.inpainting.methods import METHODS
 
     p = subparsers.add_parser(
         "inpaint", help="fill holes (semantic inpainting over a GAN/VAE prior, or classical)", epilog=EPILOG,
@@ -77,6 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
     p.add_argument("--suffix", default="_inpainted", metavar="S", help="appended to the stem (default: _inpainted)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")
     p.add_argument("--batch", type=int, default=16, metavar="B",

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision
+from restore.cli.options import add_precision, add_trust_unverified
 
 
 def register(subparsers) -> None:
@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--rows", type=int, default=1, help="number of interpolations (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_run)

@@ -41,9 +41,19 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # the real command: SIGTERM ends it like Ctrl-C, with a word (training saves first)
+        import signal
+
+        def _terminated(signum, frame):
+            print("restore: terminated", file=sys.stderr)
+            raise SystemExit(143)
+
+        signal.signal(signal.SIGTERM, _terminated)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    if getattr(args, "trust_unverified", False):
+        os.environ["RESTORE_TRUST_UNVERIFIED"] = "1"  # read by restore.registry.load_model
     try:
         return int(args.func(args) or 0)
     except RestoreError as exc:
@@ -52,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("restore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `restore models --json | head`: the reader left, nothing is wrong
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
     except Exception as exc:  # noqa: BLE001 - never a traceback unless asked for
         if os.environ.get("RESTORE_DEBUG"):
             raise

@@ -87,7 +87,13 @@ def run(args) -> int:
     protocol = {"y_channel": args.y_channel, "crop_border": args.crop_border,
                 "lpips_net": args.lpips_net if args.lpips else None}
     if args.json:
-        print(json.dumps({"protocol": protocol, "images": rows, "mean": mean, "unmatched": unmatched}, indent=2))
+        # JSON has no Infinity: identical images (PSNR = inf) are written as null with "identical": true.
+        def finite(r):
+            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} | (
+                {"identical": True} if math.isinf(r.get("psnr", 0.0)) else {})
+
+        print(json.dumps({"protocol": protocol, "images": [finite(r) for r in rows], "mean": finite(mean),
+                          "unmatched": unmatched}, indent=2, allow_nan=False))
         return 0
     for name in unmatched:
         print(f"skipped (no counterpart): {name}")

@@ -12,3 +12,9 @@ PRECISION_HELP = ("compute precision: auto = bf16 on CUDA GPUs and on CPUs with 
 def add_precision(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     """``--precision auto|fp32|bf16|fp16``."""
     p.add_argument("--precision", default=default, choices=PRECISIONS, help=PRECISION_HELP)
+
+
+def add_trust_unverified(p: argparse.ArgumentParser) -> None:
+    """``--trust-unverified``: load local weights whose card records no sha256 (refused otherwise)."""
+    p.add_argument("--trust-unverified", action="store_true",
+                   help="load weights whose model card records no sha256 (refused by default)")

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision
+from restore.cli.options import add_precision, add_trust_unverified
 
 
 def register(subparsers) -> None:
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0; same seed, same grid)")
     p.add_argument("--nrow", type=int, help="images per row (default: about square)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_run)

@@ -32,6 +32,8 @@ examples:
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
 
+from restore.cli.options import add_precision, add_trust_unverified
+
 EXTENSIONS = ("auto", "png", "jpg", "webp")
 
 
@@ -55,9 +57,8 @@ def register(subparsers) -> None:
     p.add_argument("--tile-pad", type=int, default=None, metavar="P",
                    help="context pixels around each tile (default: the model's receptive radius, exact)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="auto = bf16 on CUDA GPUs and on CPUs with bf16 units (AMX/AVX512-BF16), fp32 elsewhere; "
-                        "RESTORE_CPU_BF16=0|1 overrides the CPU detection")
+    add_trust_unverified(p)
+    add_precision(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA, many images)")
     p.add_argument("--ext", default="auto", choices=EXTENSIONS, help="output format (default: the input's)")
     p.add_argument("--suffix", default=None, metavar="S", help="appended to the stem (default: _x<outscale>)")

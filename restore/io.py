@@ -34,7 +34,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: commands that need no network start fast
+    import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError, OutputExistsError, RestoreError
@@ -85,6 +88,10 @@ class LoadedImage:
     def with_pixels(self, tensor: torch.Tensor, alpha: torch.Tensor | None = None) -> "LoadedImage":
         """The same metadata around new pixels (e.g. a restored result of another size)."""
         return replace(self, tensor=tensor, alpha=alpha, path=None)
+
+
+#: files larger than this are refused before reading (a bound on memory for any input).
+MAX_FILE_BYTES = 2 * 2**30
 
 
 def max_pixels_default() -> int:
@@ -156,14 +163,62 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         ImageReadError: one line naming the file and the problem (missing, empty, truncated, not an
             image, unsupported mode, too large).
     """
+    import torch
+
+    colour, alpha, scale, meta = _decode(path, max_pixels)
+    tensor = torch.from_numpy(np.ascontiguousarray(colour).astype(np.float32) / scale).permute(2, 0, 1)[None]
+    alpha_t = None
+    if alpha is not None:
+        alpha_t = torch.from_numpy(np.ascontiguousarray(alpha).astype(np.float32) / scale).permute(2, 0, 1)[None]
+    return LoadedImage(tensor=tensor.contiguous(), alpha=alpha_t, **meta)
+
+
+def probe_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> dict:
+    """What ``restore info`` reports, from a full decode (so a corrupt file fails) but without torch.
+
+    Returns ``{"format", "width", "height", "mode", "channels" ("gray"/"RGB"), "bit_depth", "alpha",
+    "exif_orientation", "icc_profile" (bytes of it, 0 when none)}``. Raises :class:`ImageReadError`
+    as :func:`read_image` does.
+    """
+    colour, alpha, _, meta = _decode(path, max_pixels)
+    return {"format": meta["format"], "width": colour.shape[1], "height": colour.shape[0], "mode": meta["mode"],
+            "channels": "gray" if colour.shape[2] == 1 else "RGB", "bit_depth": meta["bit_depth"],
+            "alpha": alpha is not None, "exif_orientation": meta["exif_orientation"],
+            "icc_profile": len(meta["icc_profile"] or b"")}
+
+
+def _decode(path: str | os.PathLike, max_pixels: int | None):
+    """``(colour (H, W, C), alpha (H, W, 1) or None, full-scale value, LoadedImage metadata)`` as numpy.
+
+    Args:
+        path: the file.
+        max_pixels: refuse images whose declared width x height exceeds this (decompression-bomb
+            guard); default :data:`DEFAULT_MAX_PIXELS` or the ``RESTORE_MAX_PIXELS`` environment variable.
+
+    Raises:
+        ImageReadError: one line naming the file and the problem (missing, empty, truncated, not an
+            image, unsupported mode, too large).
+    """
+    import stat
+
     path = Path(path)
     limit = max_pixels_default() if max_pixels is None else max_pixels
-    if not path.exists():
-        raise _fail(path, "no such file")
-    if path.is_dir():
-        raise _fail(path, "is a folder, not an image file")
     try:
-        data = path.read_bytes()
+        info = path.stat()
+    except FileNotFoundError:
+        raise _fail(path, "no such file") from None
+    except OSError as exc:  # a symlink loop, a permission problem...
+        raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _fail(path, "is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would hang, /dev/zero would never end
+        raise _fail(path, "not a regular file (a pipe, socket or device); give an image file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _fail(path, f"file is {info.st_size / 2**30:.1f} GiB, more than restore reads "
+                          f"({MAX_FILE_BYTES / 2**30:.0f} GiB)")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
     if not data:
@@ -193,17 +248,24 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
                           "RGBA, palette, 16-bit gray/RGB)")
     fmt = img.format
     icc = img.info.get("icc_profile") or None
-    try:
-        orientation = int(img.getexif().get(0x0112, 1) or 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block only loses the orientation
-        orientation = 1
-
     bit_depth = 8
     if fmt == "PNG":
         bit_depth = 16 if _png_bit_depth(data) == 16 else 8
     elif fmt == "TIFF":
         bit_depth = 16 if _tiff_bit_depth(img) == 16 else 8
     mode = img.mode
+    if not (bit_depth == 16 and fmt in _SIXTEEN_BIT_FORMATS):
+        # Decode the pixels now: getexif() below loads the image itself and would swallow a corrupt
+        # stream, after which a second load() returns a half-decoded picture.
+        try:
+            img.load()
+        except Exception as exc:  # noqa: BLE001 - any decoder error is a bad file
+            reason = "truncated or corrupt image data" if "truncated" in str(exc).lower() else str(exc)
+            raise _fail(path, f"cannot decode ({reason})") from None
+    try:
+        orientation = int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block only loses the orientation
+        orientation = 1
 
     try:
         if bit_depth == 16 and fmt in _SIXTEEN_BIT_FORMATS:
@@ -242,12 +304,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Loa
         reason = "truncated or corrupt image data" if "truncated" in str(exc).lower() else str(exc)
         raise _fail(path, f"cannot decode ({reason})") from None
 
-    tensor = torch.from_numpy(np.ascontiguousarray(colour).astype(np.float32) / scale).permute(2, 0, 1)[None]
-    alpha_t = None
-    if alpha is not None:
-        alpha_t = torch.from_numpy(np.ascontiguousarray(alpha).astype(np.float32) / scale).permute(2, 0, 1)[None]
-    return LoadedImage(tensor=tensor.contiguous(), alpha=alpha_t, bit_depth=bit_depth, mode=mode,
-                       format=fmt, icc_profile=icc, exif_orientation=orientation, path=path)
+    meta = {"bit_depth": bit_depth, "mode": mode, "format": fmt, "icc_profile": icc,
+            "exif_orientation": orientation, "path": path}
+    return colour, alpha, scale, meta
 
 
 def _palette_is_gray(img: Image.Image) -> bool:
@@ -371,19 +430,43 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     if path.is_dir():
         raise OutputExistsError(f"{path}: is a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A short temp name (the output's own name may be near the 255-byte limit), in the same folder.
+    fd, tmp = tempfile.mkstemp(prefix=".restore-", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _commit_new(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _commit_new(tmp: str, path: Path) -> None:
+    """Move the finished ``tmp`` to ``path`` only if ``path`` does not exist, in one atomic step.
+
+    A hard link fails when the name exists, so of two processes writing the same new output exactly
+    one succeeds (a check-then-rename would let the second silently replace the first).
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: already exists (pass --overwrite to replace it)") from None
+    except OSError:  # a file system without hard links: exclusive create, then replace our own file
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_umask()))
+        except FileExistsError:
+            raise OutputExistsError(f"{path}: already exists (pass --overwrite to replace it)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_image(path: str | os.PathLike, image: torch.Tensor | LoadedImage, *,

@@ -17,8 +17,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: commands that need no network start fast
+    import torch
+    from torch import nn
 
 from .backbones import sha256_file
 from .errors import RestoreError
@@ -80,7 +83,12 @@ def list_models(task: str | None = None, *, weights_dir: Path | None = None) -> 
         raw = json.loads(path.read_text())
     except ValueError as exc:
         raise RestoreError(f"{path}: model manifest is not valid JSON ({exc})") from None
-    entries = [ModelEntry(**item) for item in raw.get("models", [])]
+    entries = []
+    for i, item in enumerate(raw.get("models", []) if isinstance(raw, dict) else [None]):
+        try:
+            entries.append(ModelEntry(**item))
+        except TypeError as exc:  # a missing or unknown key, or not a mapping at all
+            raise RestoreError(f"{path}: model entry {i + 1} is malformed ({exc})") from None
     return sorted((e for e in entries if task is None or e.task == task), key=lambda e: e.name)
 
 
@@ -136,11 +144,35 @@ def read_card(path: str | os.PathLike) -> dict:
     card = Path(path).with_suffix(".json")
     if not card.is_file():
         raise RestoreError(f"{path}: no model card ({card.name}) beside the weights")
-    return json.loads(card.read_text())
+    try:
+        data = json.loads(card.read_text())
+    except (ValueError, OSError) as exc:
+        raise RestoreError(f"{card}: model card is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RestoreError(f"{card}: model card must be a JSON object")
+    return data
 
 
-def load_model(name_or_path: str | os.PathLike, *, task: str | None = None) -> tuple[nn.Module, dict]:
+def trust_unverified_default() -> bool:
+    """``RESTORE_TRUST_UNVERIFIED=1`` (set by the commands' ``--trust-unverified``) allows weights without a sha256."""
+    return os.environ.get("RESTORE_TRUST_UNVERIFIED", "") == "1"
+
+
+def _expected_sha256(sha256, where: str, trust_unverified: bool | None) -> str | None:
+    if isinstance(sha256, str) and len(sha256) == 64:
+        return sha256
+    if trust_unverified if trust_unverified is not None else trust_unverified_default():
+        return None
+    raise RestoreError(f"{where} records no sha256 for its weights, so they cannot be verified; refusing to "
+                       "load them (pass --trust-unverified if you trust the file)")
+
+
+def load_model(name_or_path: str | os.PathLike, *, task: str | None = None,
+               trust_unverified: bool | None = None) -> tuple[nn.Module, dict]:
     """Build and load a model from the registry name or a local ``.safetensors`` file (card beside it).
+
+    Weights are checked against the sha256 in the manifest or the card; weights with no recorded
+    sha256 are refused unless ``trust_unverified`` (default: ``RESTORE_TRUST_UNVERIFIED=1``).
 
     Returns ``(model in eval mode on the CPU, info)`` where ``info`` holds ``arch``, ``config``,
     ``scale``/``resolution`` and the card.
@@ -150,15 +182,37 @@ def load_model(name_or_path: str | os.PathLike, *, task: str | None = None) -> t
     path = Path(name_or_path)
     if path.suffix == ".safetensors" or path.is_file():
         card = read_card(path)
+        if not isinstance(card.get("arch"), str) or not isinstance(card.get("config"), dict):
+            raise RestoreError(f"{path.with_suffix('.json')}: model card needs 'arch' (a name) and 'config' (a mapping)")
         info = {"name": path.stem, "arch": card["arch"], "config": card["config"],
                 "scale": card.get("scale"), "resolution": card.get("resolution"), "card": card}
         # The card's sha256 (written by export_model) guards local files as the manifest guards shipped ones.
-        state = load_safetensors(path, card.get("sha256"))
+        state = load_safetensors(path, _expected_sha256(card.get("sha256"), f"{path.with_suffix('.json')}",
+                                                        trust_unverified))
     else:
         entry = get_entry(str(name_or_path), task=task)
         info = {"name": entry.name, "arch": entry.arch, "config": entry.config, "scale": entry.scale,
                 "resolution": entry.resolution, "card": entry.card}
-        state = load_safetensors(entry.path, entry.sha256)
+        state = load_safetensors(entry.path, _expected_sha256(entry.sha256, f"models.json entry {entry.name!r}",
+                                                              trust_unverified))
+    if info["arch"] not in archs.ARCHS:
+        raise RestoreError(f"{name_or_path}: unknown architecture {info['arch']!r} "
+                           f"(known: {', '.join(sorted(archs.ARCHS))})")
+    import torch
+
+    try:
+        # Shapes first, on the meta device (no memory): a card claiming 30,000 channels must not
+        # allocate gigabytes before its weights are found not to fit.
+        with torch.device("meta"):
+            skeleton = archs.build(info["arch"], **info["config"])
+    except (TypeError, ValueError) as exc:  # an unknown config key, an impossible value
+        raise RestoreError(f"{name_or_path}: its card's config does not fit {info['arch']} ({exc})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        diff = sorted(set(expected.items()) ^ set(found.items()))[:1]
+        raise RestoreError(f"{name_or_path}: weights do not fit {info['arch']} {info['config']} "
+                           f"(first difference: {diff[0][0] if diff else '?'})")
     model = archs.build(info["arch"], **info["config"])
     try:
         model.load_state_dict(state, strict=True)

@@ -120,8 +120,8 @@ def test_shipped_model_needs_one_manifest_entry_for_the_sr_api(weights_dir):
     from restore.pipelines.super_resolution import SuperResolver
 
     model, _ = _ship(weights_dir)
-    sr = SuperResolver.from_pretrained("tiny-x2", device="cpu")
-    default = SuperResolver.from_pretrained(device="cpu", scale=2)  # picked from the registry by scale
+    sr = SuperResolver.from_pretrained("tiny-x2", device="cpu", precision="fp32")
+    default = SuperResolver.from_pretrained(device="cpu", precision="fp32", scale=2)  # picked from the registry by scale
     x = torch.rand(1, 3, 10, 10)
     with torch.no_grad():
         expected = model(x).clamp(0, 1)

@@ -23,10 +23,23 @@ def test_srresnet_paper_layout_and_config():
     assert g.head[0].kernel_size == (9, 9) and g.tail.kernel_size == (9, 9)
     up = g.upsample[0]
     assert up[0].out_channels == 256 and isinstance(up[1], nn.PixelShuffle) and isinstance(up[2], nn.PReLU)
-    assert g.config == {"scale": 4, "num_blocks": 16, "channels": 64, "in_channels": 3}
+    assert g.config == {"scale": 4, "num_blocks": 16, "channels": 64, "in_channels": 3, "norm": "batch"}
     assert isinstance(build("srresnet", **g.config), SRResNet)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in g.modules()) == 2 * 16 + 1  # the paper's BN layout
     with pytest.raises(ValueError):
         SRResNet(scale=3)
+    with pytest.raises(ValueError):
+        SRResNet(norm="group")
+
+
+def test_srresnet_without_batchnorm_has_the_same_convolutions():
+    """norm="none" (BasicSR's MSRResNet choice) drops every BN and nothing else."""
+    paper, plain = SRResNet(num_blocks=3, channels=8), SRResNet(num_blocks=3, channels=8, norm="none")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    shapes = lambda g: [p.shape for m in g.modules() if isinstance(m, (nn.Conv2d, nn.PReLU))  # noqa: E731
+                        for p in m.parameters()]
+    assert shapes(paper) == shapes(plain)
+    assert plain.config["norm"] == "none" and isinstance(build("srresnet", **plain.config), SRResNet)
 
 
 @pytest.mark.parametrize("size", [96, 128, 64, 40, 24])

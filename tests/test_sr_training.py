@@ -63,7 +63,7 @@ def test_srresnet_loss_drops_and_export_loads(images, tmp_path):
     assert val and {"psnr_y", "ssim_y", "lpips", "bicubic_psnr_y"} <= set(val[-1])
     assert len(list((out / "val").glob("step_0000040_*.png"))) == 2
     model, info = load_model(out / "srresnet_x4.safetensors")
-    assert info["config"] == {"scale": 4, "num_blocks": 2, "channels": 8, "in_channels": 3}
+    assert info["config"] == {"scale": 4, "num_blocks": 2, "channels": 8, "in_channels": 3, "norm": "batch"}
     card = info["card"]
     assert card["steps"] == 40 and card["recipe"]["recipe"] == "srresnet_x4" and card["validation"]["psnr_y"] > 0
     assert "CPU" in card["device"] and len(card["sha256"]) == 64
@@ -162,3 +162,34 @@ def test_loader_and_resident_feeds_give_identical_batches(images):
         torch.testing.assert_close(batch, resident.batch(step), atol=0, rtol=0)
     other_rank = MemoryResidentImages([images / "train"], 32, 4, torch.device("cpu"), seed=3, rank=1)
     assert not torch.equal(other_rank.batch(2), resident.batch(2))
+
+
+def test_cpu_recipe_options_no_bn_l1_cosine_memory_resident(images, tmp_path, monkeypatch):
+    """The choices of recipe srresnet_x4_cpu: no BatchNorm, L1, one cosine cycle, data held in memory, bf16."""
+    monkeypatch.setenv("RESTORE_CPU_BF16", "1")
+    out = tmp_path / "run"
+    rc = main(["train", "srresnet", "--recipe", "srresnet_x4_cpu", "--data", str(images / "train"), "--out", str(out),
+               "--steps", "12", "--log-every", "1", "--memory-resident", *TINY])
+    assert rc == 0
+    records = [r for r in _records(out) if "l1" in r]
+    assert len(records) == 12 and "mse" not in records[0]
+    lrs = [r["lr"] for r in records]
+    import math
+
+    cosine = [1e-7 + (2e-4 - 1e-7) * (1 + math.cos(math.pi * k / 12)) / 2 for k in range(1, 13)]
+    assert lrs == pytest.approx(cosine, rel=1e-6)  # logged after each step's scheduler update
+    assert lrs[-1] == pytest.approx(1e-7)  # the cosine ends at lr_min
+    start = next(r for r in _records(out) if r.get("event") == "start")
+    assert start["precision"] == "bf16"
+    model, info = load_model(out / "srresnet_x4.safetensors")
+    assert info["config"]["norm"] == "none" and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert info["card"]["precision"] == "bf16" and info["card"]["recipe"]["pixel_loss"] == "l1"
+
+
+def test_bad_recipe_choices_are_one_line_errors(images, tmp_path, capsys):
+    recipe = tmp_path / "bad.toml"
+    text = (Path(__file__).resolve().parents[1] / "restore/training/recipes/srresnet_x4_cpu.toml").read_text()
+    recipe.write_text(text.replace('pixel_loss = "l1"', 'pixel_loss = "huber"'))
+    rc = main(["train", "srresnet", "--recipe", str(recipe), "--data", str(images / "train"),
+               "--out", str(tmp_path / "run"), "--steps", "2", *TINY])
+    assert rc == 2 and "pixel_loss must be mse or l1" in capsys.readouterr().err

@@ -23,8 +23,7 @@ import torch
 
 from ..errors import RestoreError
 from .blending import composite
-
-CLASSICAL_METHODS = ("telea", "ns", "biharmonic")
+from .methods import CLASSICAL_METHODS
 
 
 def _fill_one(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:

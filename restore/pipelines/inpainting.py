@@ -38,9 +38,7 @@ from torch import nn
 from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import blending, classical, crop, masks, semantic
-
-METHODS = ("gan", "vae", "gan-vae-init", "telea", "ns", "biharmonic")
-SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
+from ..inpainting.methods import METHODS, SEMANTIC_METHODS
 BLENDS = ("poisson", "none")
 #: (steps, restarts) by device type: a few seconds per image on a CPU, the paper's regime on a GPU.
 DEVICE_DEFAULTS = {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)}

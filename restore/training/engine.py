@@ -209,12 +209,27 @@ class Checkpointer:
         return self.dir / "last.pt"
 
     def save(self, state: dict, name: str = "last.pt") -> Path:
+        import tempfile
+
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / name
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.dir)  # unique per writer
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, an interruption: no half-written file stays behind
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         return path
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete temp files a killed save left behind (call with the run lock held); returns how many."""
+        stale = list(self.dir.glob(".*.pt.*.tmp")) + list(self.dir.glob("*.pt.tmp")) if self.dir.is_dir() else []
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+        return len(stale)
 
     def load(self, name: str = "last.pt", map_location="cpu") -> dict:
         path = self.dir / name
@@ -224,6 +239,47 @@ class Checkpointer:
             return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a user-facing problem
             raise RestoreError(f"{path}: cannot read checkpoint ({exc})") from None
+
+
+class RunLock:
+    """An exclusive lock on a run folder (``OUT/.lock`` with the holder's PID), so two trainings never
+    share one ``--out``. The OS releases it when the process ends, however it ends.
+
+    Raises RestoreError naming the other process when the folder is in use.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, enabled: bool = True):
+        self.path = Path(out_dir) / ".lock"
+        self.enabled = enabled
+        self._fh = None
+
+    def __enter__(self) -> "RunLock":
+        if not self.enabled:
+            return self
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise RestoreError(f"{self.path.parent} is in use by another training run (PID {holder}); "
+                               "wait for it or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self._fh is not None:
+            self._fh.close()  # closing releases the lock
+            self._fh = None
+        return False
 
 
 class MetricsLog:

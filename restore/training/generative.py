@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..errors import RestoreError
 from ..io import write_image
 from ..losses.generative import gan_discriminator_loss, gan_generator_loss, heldout_elbo, vae_loss
 from ..pipelines.sampling import image_grid, interpolate_latents
-from .engine import (Checkpointer, Distributed, MetricsLog, StopRequest, check_finite, export_model,
+from .engine import (Checkpointer, Distributed, MetricsLog, RunLock, StopRequest, check_finite, export_model,
                      seed_everything, unwrap)
 
 ARCH_KEYS = {"dcgan": ("resolution", "channels", "nz", "g_width", "d_width", "prior"),
@@ -98,7 +99,15 @@ def train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto",
           command: str = "") -> dict:
     """Train the DCGAN or VAE described by ``recipe`` (``arch`` = ``"dcgan"`` / ``"vae"``) into ``out``.
 
-    Returns a summary (steps, epochs, wall time, last losses, exported weights path)."""
+    ``out`` is locked for the run (a second training on it is refused). Returns a summary (steps,
+    epochs, wall time, last losses, exported weights path)."""
+    with RunLock(out, enabled=int(os.environ.get("RANK", "0")) == 0):
+        Checkpointer(out).remove_stale_temporaries()
+        return _train(recipe, out, device=device, resume=resume, command=command)
+
+
+def _train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto", resume: bool = False,
+           command: str = "") -> dict:
     arch = recipe.get("arch")
     if arch not in ARCH_KEYS:
         raise RestoreError(f"recipe {recipe.get('recipe')!r}: arch must be dcgan or vae, not {arch!r}")

@@ -158,6 +158,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         _check_recipe(recipe, dist.world_size)
         out = Path(out)
         ckpt = engine.Checkpointer(out)
+        run_lock = engine.RunLock(out, enabled=dist.is_main).__enter__()  # released in `finally`
+        ckpt.remove_stale_temporaries()
         if not resume and ckpt.last.is_file():
             raise RestoreError(f"{out} already holds a run (checkpoints/last.pt); pass --resume to continue it "
                                "or choose another --out")
@@ -358,6 +360,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         dist.barrier()
         return {"step": step, "stopped": stopped, "weights": weights, "val": last_val, "patches_per_s": rate}
     finally:
+        if "run_lock" in locals():
+            run_lock.__exit__(None, None, None)
         dist.close()
 
 

@@ -1,0 +1,8 @@
+"""The names of the inpainting methods (no heavy imports: the command line builds its help from them)."""
+
+#: latent search over a generative prior (Yeh et al. 2017): a DCGAN, a VAE decoder, or the DCGAN
+#: started from the VAE encoder's code.
+SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
+#: classical baselines: OpenCV Telea and Navier-Stokes, scikit-image biharmonic.
+CLASSICAL_METHODS = ("telea", "ns", "biharmonic")
+METHODS = SEMANTIC_METHODS + CLASSICAL_METHODS
