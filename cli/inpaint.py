@@ -40,7 +40,7 @@ examples:
 """
 
 
-from restore.cli.options import add_precision, add_trust_unverified
+from restore.cli.options import add_precision, add_trust_unverified, number, SEED
 
 
 def register(subparsers) -> None:
@@ -59,18 +59,18 @@ def register(subparsers) -> None:
     p.add_argument("--vae-model", default=None, metavar="NAME|PATH",
                    help="the encoder for gan-vae-init (default: the VAE trained on the GAN's data)")
     p.add_argument("--method", default="gan", choices=METHODS, help="default: gan")
-    p.add_argument("--steps", type=int, default=None, metavar="N",
+    p.add_argument("--steps", type=number(int, low=0, high=100_000), default=None, metavar="N",
                    help="Adam steps (default: 100 on CPU, 1000 on CUDA)")
-    p.add_argument("--restarts", type=int, default=None, metavar="K",
+    p.add_argument("--restarts", type=number(int, low=1, high=4096), default=None, metavar="K",
                    help="random restarts searched together (default: 4 on CPU, 16 on CUDA)")
-    p.add_argument("--lambda", dest="lam", type=float, default=0.003, metavar="L",
+    p.add_argument("--lambda", dest="lam", type=number(float, low=0), default=0.003, metavar="L",
                    help="weight of the prior loss (default: 0.003, the paper's)")
-    p.add_argument("--lr", type=float, default=None, metavar="LR", help="Adam learning rate (default: 0.03)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the restarts (default: 0)")
+    p.add_argument("--lr", type=number(float, low=0, low_open=True), default=None, metavar="LR", help="Adam learning rate (default: 0.03)")
+    p.add_argument("--seed", type=SEED, default=0, metavar="S", help="seed of the restarts (default: 0)")
     p.add_argument("--blend", default="poisson", choices=("poisson", "none"), help="default: poisson")
     p.add_argument("--blend-solver", default="exact", choices=("exact", "opencv"),
                    help="exact sparse Poisson solve (default) or OpenCV seamlessClone")
-    p.add_argument("--margin", type=float, default=0.5, metavar="F",
+    p.add_argument("--margin", type=number(float, low=0, high=100), default=0.5, metavar="F",
                    help="context around the hole for images not at the prior's size, as a fraction of "
                         "the hole's side (default: 0.5)")
     p.add_argument("--invert-mask", action="store_true", help="black marks the hole instead of white")
@@ -80,7 +80,7 @@ def register(subparsers) -> None:
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")
-    p.add_argument("--batch", type=int, default=16, metavar="B",
+    p.add_argument("--batch", type=number(int, low=1, high=4096), default=16, metavar="B",
                    help="images at the prior's resolution searched together (default: 16)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")

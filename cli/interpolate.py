@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision, add_trust_unverified
+from restore.cli.options import add_precision, add_trust_unverified, number, SEED
 
 
 def register(subparsers) -> None:
@@ -18,9 +18,9 @@ def register(subparsers) -> None:
                               description="Write rows of images interpolating between random latents.")
     p.add_argument("model", help="registered model name or .safetensors file (task gan or vae)")
     p.add_argument("-o", "--output", required=True, help="output image (e.g. strip.png)")
-    p.add_argument("--steps", type=int, default=10, help="images per row (default 10)")
-    p.add_argument("--rows", type=int, default=1, help="number of interpolations (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=number(int, low=2, high=100), default=10, help="images per row (default 10)")
+    p.add_argument("--rows", type=number(int, low=1, high=100), default=1, help="number of interpolations (default 1)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     add_trust_unverified(p)
     add_precision(p)

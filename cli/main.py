@@ -16,10 +16,21 @@ import sys
 COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "sample", "interpolate", "train"]
 
 
+class UsageError(Exception):
+    """A command-line mistake found by the parser (printed as one line, exit status 2)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one ``restore: error:`` line (the usage is what ``--help`` is for)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from restore import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="restore",
         description="Image restoration with generative models: super-resolution (SRResNet/SRGAN) and "
                     "inpainting over GAN/VAE priors, measured with PSNR, SSIM and LPIPS.")
@@ -40,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     from restore.errors import RestoreError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"restore: error: {exc}", file=sys.stderr)
+        return 2
     if argv is None:  # the real command: SIGTERM ends it like Ctrl-C, with a word (training saves first)
         import signal
 

@@ -10,6 +10,8 @@ import json
 import math
 from pathlib import Path
 
+from restore.cli.options import number
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("ref", metavar="REF", help="reference image or folder (ground truth)")
     parser.add_argument("test", metavar="TEST", help="image or folder to evaluate")
     parser.add_argument("--y-channel", action="store_true", help="compare BT.601 luma (MATLAB rgb2ycbcr)")
-    parser.add_argument("--crop-border", type=int, default=0, metavar="N", help="drop N pixels on each side")
+    parser.add_argument("--crop-border", type=number(int, low=0), default=0, metavar="N", help="drop N pixels on each side")
     parser.add_argument("--lpips", action="store_true", help="also compute LPIPS (offline weights)")
     parser.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex")
     parser.add_argument("--device", default="auto", help="device for LPIPS: auto, cpu, cuda, mps")

@@ -9,17 +9,17 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision, add_trust_unverified
+from restore.cli.options import add_precision, add_trust_unverified, number, SEED
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("sample", help="draw samples from a GAN/VAE prior into a grid image",
                               description="Draw N images from a generative prior and write them as one grid.")
     p.add_argument("model", help="registered model name or .safetensors file (task gan or vae)")
-    p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", "--num", type=number(int, low=1, high=10_000), default=64, help="number of samples (default 64)")
     p.add_argument("-o", "--output", required=True, help="output image (e.g. grid.png)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0; same seed, same grid)")
-    p.add_argument("--nrow", type=int, help="images per row (default: about square)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0; same seed, same grid)")
+    p.add_argument("--nrow", type=number(int, low=1, high=10_000), help="images per row (default: about square)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     add_trust_unverified(p)
     add_precision(p)

@@ -32,7 +32,7 @@ examples:
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
 
-from restore.cli.options import add_precision, add_trust_unverified
+from restore.cli.options import add_precision, add_trust_unverified, number
 
 EXTENSIONS = ("auto", "png", "jpg", "webp")
 
@@ -48,13 +48,13 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, metavar="NAME|PATH",
                    help="registry name (see `restore models`) or a local .safetensors with its .json card")
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
-    p.add_argument("--outscale", type=float, default=None, metavar="F",
+    p.add_argument("--outscale", type=number(float, low=0, low_open=True, high=64), default=None, metavar="F",
                    help="final factor relative to the input (default: the model's scale); the model "
                         "runs first, then an antialiased resize to round(F*W) x round(F*H)")
-    p.add_argument("--tile", type=int, default=0, metavar="N",
+    p.add_argument("--tile", type=number(int, low=0), default=0, metavar="N",
                    help="tile size in input pixels (0 = automatic; minimum 16); memory grows with N^2; "
                         "any N gives the untiled result (within 1e-3) with the default --tile-pad")
-    p.add_argument("--tile-pad", type=int, default=None, metavar="P",
+    p.add_argument("--tile-pad", type=number(int, low=0), default=None, metavar="P",
                    help="context pixels around each tile (default: the model's receptive radius, exact)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_trust_unverified(p)

@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 
-from restore.cli.options import add_precision
+from restore.cli.options import add_precision, number, SEED
 
 DEFAULT_RECIPES = {"dcgan": "dcgan_fashion32", "vae": "vae_fashion32"}
 
@@ -25,18 +25,18 @@ def _add_kind(kinds, kind: str, help_text: str) -> None:
     p.add_argument("--data", help="'fashion-mnist' (Debian path), a folder of Fashion-MNIST IDX files, "
                                   "an image folder or a .tar.gz of images")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.jsonl, sample grids, weights")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per process")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--max-steps", type=int, help="stop after this many steps in all (dry runs)")
-    p.add_argument("--limit", type=int, help="use only the first N training images (dry runs)")
-    p.add_argument("--holdout", type=int, help="image folders: hold out the last N images")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--threads", "--num-threads", dest="num_threads", type=int, help="CPU threads for torch")
+    p.add_argument("--epochs", type=number(int, low=1))
+    p.add_argument("--batch-size", type=number(int, low=1), help="per process")
+    p.add_argument("--lr", type=number(float, low=0, low_open=True))
+    p.add_argument("--max-steps", type=number(int, low=1), help="stop after this many steps in all (dry runs)")
+    p.add_argument("--limit", type=number(int, low=1), help="use only the first N training images (dry runs)")
+    p.add_argument("--holdout", type=number(int, low=1), help="image folders: hold out the last N images")
+    p.add_argument("--seed", type=SEED)
+    p.add_argument("--threads", "--num-threads", dest="num_threads", type=number(int, low=1, high=1024), help="CPU threads for torch")
     add_precision(p, default=None)
     p.add_argument("--export-name", help="name of the exported weights (default: the --out folder's name)")
     if kind == "vae":
-        p.add_argument("--beta", type=float, help="weight of the KL term")
+        p.add_argument("--beta", type=number(float, low=0), help="weight of the KL term")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     p.set_defaults(func=_run, kind=kind)

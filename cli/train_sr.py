@@ -12,7 +12,7 @@ import argparse
 import shlex
 import sys
 
-from restore.cli.options import add_precision
+from restore.cli.options import add_precision, number, SEED
 
 #: command-line flag -> recipe key (flags left unset keep the recipe's value).
 OVERRIDES = {
@@ -24,11 +24,7 @@ OVERRIDES = {
 }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+POSITIVE = number(int, low=1)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -37,15 +33,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/KIND_xSCALE)")
     p.add_argument("--recipe", help="recipe name or TOML path (default: srresnet_x4/srresnet_x2/srgan_x4 by kind and scale)")
     p.add_argument("--scale", type=int, choices=[2, 4, 8])
-    p.add_argument("--steps", type=_positive_int)
-    p.add_argument("--batch-size", type=_positive_int, help="global batch (split across DDP processes)")
-    p.add_argument("--patch-size", type=_positive_int, help="HR crop side (multiple of the scale)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--num-blocks", type=_positive_int)
-    p.add_argument("--channels", type=_positive_int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", type=POSITIVE)
+    p.add_argument("--batch-size", type=POSITIVE, help="global batch (split across DDP processes)")
+    p.add_argument("--patch-size", type=POSITIVE, help="HR crop side (multiple of the scale)")
+    p.add_argument("--lr", type=number(float, low=0, low_open=True))
+    p.add_argument("--num-blocks", type=POSITIVE)
+    p.add_argument("--channels", type=POSITIVE)
+    p.add_argument("--seed", type=SEED)
     add_precision(p, default=None)
-    p.add_argument("--threads", "--num-threads", dest="threads", type=_positive_int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", "--num-threads", dest="threads", type=POSITIVE, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--norm", choices=["batch", "none"], help="BatchNorm in the generator (the paper) or none")
     p.add_argument("--pixel-loss", choices=["mse", "l1"], help="pixel loss (mse: the paper)")
     p.add_argument("--lr-schedule", choices=["multistep", "cosine"], help="learning-rate schedule")
@@ -55,14 +51,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the networks")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format (default on)")
-    p.add_argument("--ema", type=float, metavar="DECAY", help="EMA of generator weights, e.g. 0.999 (0 = off)")
-    p.add_argument("--num-workers", type=int, help="DataLoader workers (0 = decode in the main process)")
+    p.add_argument("--ema", type=number(float, low=0, high=0.99999), metavar="DECAY", help="EMA of generator weights, e.g. 0.999 (0 = off)")
+    p.add_argument("--num-workers", type=number(int, low=0, high=64), help="DataLoader workers (0 = decode in the main process)")
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoints/last.pt on the same schedule")
-    p.add_argument("--val-every", type=_positive_int)
-    p.add_argument("--val-max-images", type=int)
-    p.add_argument("--val-max-side", type=int, help="centre-crop validation images to this side")
-    p.add_argument("--ckpt-every", type=_positive_int)
-    p.add_argument("--log-every", type=_positive_int)
+    p.add_argument("--val-every", type=POSITIVE)
+    p.add_argument("--val-max-images", type=number(int, low=0))
+    p.add_argument("--val-max-side", type=number(int, low=0), help="centre-crop validation images to this side")
+    p.add_argument("--ckpt-every", type=POSITIVE)
+    p.add_argument("--log-every", type=POSITIVE)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -73,11 +69,11 @@ def register(kinds) -> None:
         _add_common(p)
         if kind == "srgan":
             p.add_argument("--init", metavar="WEIGHTS", help="SRResNet .safetensors (model card beside it) to start from")
-            p.add_argument("--adv-weight", type=float, help="adversarial loss weight (1e-3)")
-            p.add_argument("--tv-weight", type=float, help="total-variation loss weight (0)")
-            p.add_argument("--pixel-weight", type=float, help="extra pixel MSE weight (0)")
+            p.add_argument("--adv-weight", type=number(float, low=0), help="adversarial loss weight (1e-3)")
+            p.add_argument("--tv-weight", type=number(float, low=0), help="total-variation loss weight (0)")
+            p.add_argument("--pixel-weight", type=number(float, low=0), help="extra pixel MSE weight (0)")
             p.add_argument("--content-layer", help="VGG layer of the content loss (relu5_4)")
-            p.add_argument("--disc-channels", type=_positive_int, help="discriminator base width (64)")
+            p.add_argument("--disc-channels", type=POSITIVE, help="discriminator base width (64)")
         p.set_defaults(func=run, train_kind=kind)
 
 

@@ -98,9 +98,12 @@ def max_pixels_default() -> int:
     env = os.environ.get("RESTORE_MAX_PIXELS")
     if env:
         try:
-            return int(float(env))
+            value = float(env)
         except ValueError:
-            raise RestoreError(f"RESTORE_MAX_PIXELS must be a number, got {env!r}") from None
+            value = float("nan")
+        if not (value >= 1 and value < 2**62):  # NaN, infinities, zero and negatives all fail this
+            raise RestoreError(f"RESTORE_MAX_PIXELS must be a positive number of pixels, got {env!r}")
+        return int(value)
     return DEFAULT_MAX_PIXELS
 
 
@@ -328,13 +331,24 @@ def _png_insert_chunk(png: bytes, chunk_type: bytes, payload: bytes) -> bytes:
 
 
 def _to_hwc(tensor: torch.Tensor) -> np.ndarray:
+    import torch
+
+    if not isinstance(tensor, torch.Tensor):
+        raise RestoreError(f"write_image takes a (1, C, H, W) float tensor or a LoadedImage, got "
+                           f"{type(tensor).__name__} (convert numpy with torch.from_numpy(...).permute(2, 0, 1)[None])")
+    if not tensor.is_floating_point():
+        raise RestoreError(f"write_image takes float pixels in [0, 1], got {tensor.dtype} "
+                           "(divide 8-bit data by 255 first)")
     t = tensor.detach()
     if t.dim() == 4:
         if t.shape[0] != 1:
-            raise ValueError(f"write_image takes one image, got a batch of {t.shape[0]}")
+            raise RestoreError(f"write_image takes one image, got a batch of {t.shape[0]}")
         t = t[0]
-    if t.dim() != 3:
-        raise ValueError(f"expected (1, C, H, W) or (C, H, W), got shape {tuple(tensor.shape)}")
+    if t.dim() != 3 or t.shape[0] not in (1, 2, 3, 4) or t.shape[1] < 1 or t.shape[2] < 1:
+        raise RestoreError(f"expected (1, C, H, W) or (C, H, W) with C in 1..4 and H, W >= 1, got shape "
+                           f"{tuple(tensor.shape)}")
+    if not torch.isfinite(t).all():
+        raise RestoreError("the image to write holds NaN or infinite values")
     # One owned float32 HWC copy (the caller's tensor is never touched); later steps work in place on it.
     arr = np.array(t.permute(1, 2, 0).cpu().numpy(), dtype=np.float32, order="C", copy=True)
     return np.clip(arr, 0, 1, out=arr)
@@ -356,6 +370,8 @@ def encode_image(tensor: torch.Tensor, fmt: str, *, alpha: torch.Tensor | None =
     """
     fmt = fmt.lower().lstrip(".")
     fmt = {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
+    if bit_depth not in (8, 16):
+        raise RestoreError(f"bit depth must be 8 or 16, got {bit_depth}")
     colour = _to_hwc(tensor)
     if alpha is not None and fmt not in ("jpg", "bmp"):
         colour = np.concatenate([colour, _to_hwc(alpha)], axis=2)

@@ -279,3 +279,129 @@ def test_sigterm_ends_a_command_with_one_line_and_exit_143(tmp_path, tiny_weight
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143 and "restore: terminated" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ----------------------------------------------------------------------------- sizes LPIPS cannot take
+def test_lpips_on_a_too_small_pair_is_one_line(tmp_path, run_cli):
+    a, b = _png(tmp_path / "a.png", size=24), _png(tmp_path / "b.png", size=24)
+    code, _, err = run_cli("metrics", a, b, "--lpips")
+    assert code == 2 and err.count("restore: error:") == 1 and "at least 31x31" in err
+
+
+def test_training_refuses_small_validation_images_before_it_starts(tmp_path, run_cli):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    _png(tmp_path / "train" / "t.png", size=48)
+    _png(tmp_path / "val" / "v.png", size=36)  # 36 - 2*4 = 28 < 31
+    code, _, err = run_cli("train", "srresnet", "--data", tmp_path / "train", "--val", tmp_path / "val",
+                           "--out", tmp_path / "run", "--steps", "2", "--num-blocks", "1", "--channels", "4",
+                           "--batch-size", "2", "--patch-size", "32", "--no-progress")
+    assert code == 2 and "validation image v is smaller" in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+# ----------------------------------------------------------------------------- out-of-domain values
+FLAG_CASES = [
+    ("inpaint x.png --mask m.png --lambda nan", "--lambda: must be a finite number"),
+    ("inpaint x.png --mask m.png --lr nan", "--lr: must be a finite number"),
+    ("inpaint x.png --mask m.png --lr -1", "--lr: must be > 0"),
+    ("inpaint x.png --mask m.png --margin inf", "--margin: must be a finite number"),
+    ("inpaint x.png --mask m.png --margin nan", "--margin: must be a finite number"),
+    ("inpaint x.png --mask m.png --seed 1180591620717411303424", "--seed: must be <="),
+    ("inpaint x.png --mask m.png --steps -5", "--steps: must be >= 0"),
+    ("inpaint x.png --mask m.png --restarts 0", "--restarts: must be >= 1"),
+    ("sample fashion-dcgan -o g.png --nrow -3", "--nrow: must be >= 1"),
+    ("sample fashion-dcgan -o g.png -n 0", "--num: must be >= 1"),
+    ("interpolate fashion-dcgan -o s.png --steps 1", "--steps: must be >= 2"),
+    ("train srresnet --data d --ema 2", "--ema: must be <="),
+    ("train srresnet --data d --num-workers -1", "--num-workers: must be >= 0"),
+    ("train srresnet --data d --batch-size 0", "--batch-size: must be >= 1"),
+    ("train srresnet --data d --lr nan", "--lr: must be a finite number"),
+    ("train srresnet --data d --threads -1", "--num-threads: must be >= 1"),
+    ("train dcgan --out o --holdout 0", "--holdout: must be >= 1"),
+    ("train dcgan --out o --holdout -4", "--holdout: must be >= 1"),
+    ("train dcgan --out o --epochs 0", "--epochs: must be >= 1"),
+    ("train dcgan --out o --threads -1", "--num-threads: must be >= 1"),
+    ("train vae --out o --beta nan", "--beta: must be a finite number"),
+    ("sr x.png --outscale inf", "--outscale: must be a finite number"),
+    ("sr x.png --outscale 1e9", "--outscale: must be <= 64"),
+    ("sr x.png --outscale 0", "--outscale: must be > 0"),
+    ("sr x.png --tile 16.5", "--tile: expected an integer"),
+    ("metrics a.png b.png --crop-border -2", "--crop-border: must be >= 0"),
+    ("sr x.png --no-such-flag", "unrecognized arguments"),
+    ("no-such-command", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args, message", FLAG_CASES, ids=[c[0] for c in FLAG_CASES])
+def test_out_of_domain_flags_are_refused_up_front(run_cli, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(*args.split())
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("restore: error:") and message in lines[0], err
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["inf", "-1", "0", "nan", "lots"])
+def test_bad_pixel_limit_variable_is_a_clear_error(tmp_path, run_cli, monkeypatch, value):
+    monkeypatch.setenv("RESTORE_MAX_PIXELS", value)
+    code, _, err = run_cli("info", _png(tmp_path / "a.png"))
+    assert code == 2 and "RESTORE_MAX_PIXELS must be a positive number" in err
+
+
+def test_output_above_the_pixel_limit_is_refused_before_upscaling(tmp_path, monkeypatch, tiny_weights):
+    from restore.errors import RestoreError
+    from restore.pipelines import SuperResolver
+
+    monkeypatch.setenv("RESTORE_MAX_PIXELS", "10000")
+    sr = SuperResolver.from_pretrained(tiny_weights, device="cpu")
+    with pytest.raises(RestoreError, match="above the pixel limit"):
+        sr.upscale(torch.rand(1, 3, 40, 40), outscale=8)
+
+
+API_CASES = {
+    "nan tensor": lambda: torch.full((1, 3, 8, 8), float("nan")),
+    "int64 tensor": lambda: torch.ones(1, 3, 8, 8, dtype=torch.int64),
+    "empty tensor": lambda: torch.rand(1, 3, 0, 0),
+    "PIL mode F": lambda: Image.fromarray(np.ones((8, 8), np.float32) * 200.0, mode="F"),
+    "PIL mode I": lambda: Image.fromarray(np.full((8, 8), 70000, np.int32), mode="I"),
+    "PIL mode HSV": lambda: Image.new("HSV", (8, 8)),
+    "PIL mode LAB": lambda: Image.new("LAB", (8, 8)),
+}
+
+
+@pytest.mark.parametrize("case", API_CASES)
+def test_bad_images_into_the_pipelines_are_refused(case, tiny_weights):
+    from restore.errors import RestoreError
+    from restore.pipelines import Inpainter, SuperResolver
+
+    image = API_CASES[case]()
+    with pytest.raises(RestoreError):
+        SuperResolver.from_pretrained(tiny_weights, device="cpu")(image)
+    with pytest.raises(RestoreError):
+        Inpainter("telea")(image, np.ones((8, 8), np.uint8) * 255)
+
+
+@pytest.mark.parametrize("image, kwargs, message", [
+    (np.zeros((8, 8, 3), np.uint8), {}, "takes a \\(1, C, H, W\\) float tensor"),
+    (torch.ones(1, 3, 8, 8, dtype=torch.int64), {}, "float pixels"),
+    (torch.full((1, 3, 8, 8), float("nan")), {}, "NaN"),
+    (torch.rand(1, 3, 0, 0), {}, "H, W >= 1"),
+    (torch.rand(2, 3, 8, 8), {}, "one image"),
+    (torch.rand(1, 3, 8, 8), {"bit_depth": 12}, "bit depth must be 8 or 16"),
+])
+def test_write_image_refuses_what_it_cannot_write_faithfully(tmp_path, image, kwargs, message):
+    from restore.errors import RestoreError
+    from restore.io import write_image
+
+    with pytest.raises(RestoreError, match=message):
+        write_image(tmp_path / "o.png", image, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fractional_tile_is_refused(tiny_weights):
+    from restore.errors import RestoreError
+    from restore.pipelines import SuperResolver
+
+    with pytest.raises(RestoreError, match="whole number"):
+        SuperResolver.from_pretrained(tiny_weights, device="cpu", tile=16.5)

@@ -20,7 +20,11 @@ import warnings
 import torch
 from torch import nn
 
-__all__ = ["LPIPS", "lpips"]
+__all__ = ["LPIPS", "lpips", "MIN_SIDE"]
+
+
+#: the smallest side each backbone accepts (AlexNet's stride-4 stem and two pools; VGG's four pools).
+MIN_SIDE = {"alex": 31, "vgg": 16}
 
 
 class LPIPS(nn.Module):
@@ -64,6 +68,12 @@ class LPIPS(nn.Module):
         c = self.crop_border
         if c:
             x, y = x[..., c:-c, c:-c], y[..., c:-c, c:-c]
+        if min(x.shape[-2:]) < MIN_SIDE[self.net_name]:
+            from ..errors import RestoreError
+
+            raise RestoreError(f"LPIPS ({self.net_name}) needs images of at least {MIN_SIDE[self.net_name]}x"
+                               f"{MIN_SIDE[self.net_name]} pixels after the border crop, got "
+                               f"{x.shape[-1]}x{x.shape[-2]}")
         return self.model(x.float(), y.float(), normalize=True).flatten()
 
 

@@ -59,7 +59,7 @@ class Restorer:
             return hwc[..., 0] if self.squeeze_channel and hwc.shape[2] == 1 else hwc
         from PIL import Image
 
-        if self.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        if self.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
             return Image.fromarray(np.round(hwc[..., 0] * 65535).astype(np.uint16))
         arr = np.round(hwc * 255).astype(np.uint8)
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
@@ -75,8 +75,24 @@ def _split_alpha(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     raise RestoreError(f"expected 1 to 4 channels, got {c}")
 
 
+#: PIL modes taken as input; others (32-bit "I" and "F", "LAB", "HSV"...) have no [0, 1] meaning here.
+PIL_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _checked(colour: torch.Tensor, alpha: torch.Tensor | None, restorer: Restorer):
+    if colour.shape[-1] < 1 or colour.shape[-2] < 1 or colour.shape[0] < 1:
+        raise RestoreError(f"the image is empty (shape {tuple(colour.shape)})")
+    if not torch.isfinite(colour).all() or (alpha is not None and not torch.isfinite(alpha).all()):
+        raise RestoreError("the image holds NaN or infinite values")
+    return colour, alpha, restorer
+
+
 def to_tensor(image) -> tuple[torch.Tensor, torch.Tensor | None, Restorer]:
-    """``(colour (B, C, H, W) float32 in [0, 1], alpha (B, 1, H, W) or None, restorer)`` for any input."""
+    """``(colour (B, C, H, W) float32 in [0, 1], alpha (B, 1, H, W) or None, restorer)`` for any input.
+
+    Raises RestoreError for empty images, NaN/inf values, integer tensors, unsupported numpy dtypes and
+    PIL modes without a [0, 1] reading (32-bit "I", "F", "LAB", "HSV").
+    """
     if torch.is_tensor(image):
         squeeze = image.dim() == 3
         x = image[None] if squeeze else image
@@ -85,7 +101,7 @@ def to_tensor(image) -> tuple[torch.Tensor, torch.Tensor | None, Restorer]:
         if not x.is_floating_point():
             raise RestoreError("tensor input must be float in [0, 1]")
         colour, alpha = _split_alpha(x.float())
-        return colour, alpha, Restorer("tensor", dtype=image.dtype, squeeze_batch=squeeze)
+        return _checked(colour, alpha, Restorer("tensor", dtype=image.dtype, squeeze_batch=squeeze))
     if isinstance(image, np.ndarray):
         arr = image
         squeeze_c = arr.ndim == 2
@@ -103,17 +119,19 @@ def to_tensor(image) -> tuple[torch.Tensor, torch.Tensor | None, Restorer]:
             raise RestoreError(f"numpy input dtype must be uint8, uint16 or float, got {arr.dtype}")
         x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None]
         colour, alpha = _split_alpha(x)
-        return colour, alpha, Restorer("numpy", dtype=arr.dtype, squeeze_channel=squeeze_c)
+        return _checked(colour, alpha, Restorer("numpy", dtype=arr.dtype, squeeze_channel=squeeze_c))
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover
         Image = None
     if Image is not None and isinstance(image, Image.Image):
         mode = image.mode
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        if mode not in PIL_MODES:
+            raise RestoreError(f"PIL images of mode {mode!r} are not supported (convert to RGB, L or I;16 first)")
+        if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
             arr = np.asarray(image).astype(np.float32) / 65535.0
             x = torch.from_numpy(arr)[None, None]
-            return x, None, Restorer("pil", mode=mode)
+            return _checked(x, None, Restorer("pil", mode=mode))
         has_alpha = mode in ("LA", "PA", "RGBA") or (mode == "P" and "transparency" in image.info)
         gray = mode in ("1", "L", "LA")
         target = ("LA" if has_alpha else "L") if gray else ("RGBA" if has_alpha else "RGB")
@@ -122,5 +140,5 @@ def to_tensor(image) -> tuple[torch.Tensor, torch.Tensor | None, Restorer]:
             arr = arr[..., None]
         x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
         colour, alpha = _split_alpha(x)
-        return colour, alpha, Restorer("pil", mode=target)
+        return _checked(colour, alpha, Restorer("pil", mode=target))
     raise RestoreError(f"unsupported input type {type(image).__name__} (use a PIL image, numpy array or tensor)")

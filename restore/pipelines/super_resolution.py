@@ -99,6 +99,9 @@ class SuperResolver:
         self.scale = int(scale or getattr(model, "scale", 0))
         if self.scale < 1:
             raise RestoreError("the model's upscaling factor is unknown: pass scale=")
+        for name, value in (("tile", tile), ("tile_pad", tile_pad)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise RestoreError(f"{name} must be a whole number of pixels, got {value!r}")
         if tile is not None and tile < 0 or tile and tile < MIN_TILE:
             raise RestoreError(f"--tile must be 0 (automatic) or at least {MIN_TILE} pixels, got {tile}")
         if tile_pad is not None and tile_pad < 0:
@@ -177,6 +180,14 @@ class SuperResolver:
             raise RestoreError(f"--outscale must be positive, got {outscale}")
         height, width = colour.shape[-2:]
         target = output_size(height, width, outscale)
+        from ..io import max_pixels_default
+
+        if target[0] * target[1] > max_pixels_default():
+            raise RestoreError(f"the output would be {target[1]}x{target[0]} ({target[0] * target[1] / 1e6:.0f} MP), "
+                               f"above the pixel limit of {max_pixels_default() / 1e6:.0f} MP "
+                               "(lower --outscale or raise RESTORE_MAX_PIXELS)")
+        if not torch.isfinite(colour).all():
+            raise RestoreError("the image holds NaN or infinite values")
         results = [self._upscale_one(colour[i:i + 1].float().cpu()) for i in range(colour.shape[0])]
         out = torch.cat(results) if len(results) > 1 else results[0]
         if out.shape[-2:] != target:

@@ -238,6 +238,13 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         if val and dist.is_main:
             val_pairs = load_validation(val, scale, max_images=recipe["val_max_images"] or None,
                                         max_side=recipe["val_max_side"] or None)
+            from ..metrics.perceptual import MIN_SIDE
+
+            small = [name for name, hr, _ in val_pairs if min(hr.shape[-2:]) - 2 * scale < MIN_SIDE["alex"]]
+            if small:  # found now, not after hours of training
+                raise RestoreError(f"validation image {small[0]} is smaller than {MIN_SIDE['alex'] + 2 * scale} "
+                                   f"pixels a side (LPIPS needs {MIN_SIDE['alex']} after the {scale}-pixel border "
+                                   f"crop); remove it or raise --val-max-side")
 
         log = engine.MetricsLog(out, enabled=dist.is_main)
         if dist.is_main:
@@ -324,6 +331,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     bar.set_postfix(values, refresh=False)
                     log.write(step=step, lr=sched_g.get_last_lr()[0], patches_per_s=round(rate, 2), **values)
                 if val_pairs and (step % recipe["val_every"] == 0 or step == steps):
+                    if step == steps:
+                        checkpoint(step)  # the finished weights are safe before validation runs
                     last_val = validate(eval_model(), val_pairs, scale, device, out_dir=out, step=step,
                                         strips=recipe["val_strips"], dtype=dtype)
                     log.write(step=step, event="val", **last_val)
