@@ -107,7 +107,6 @@ def run(args) -> int:
         restarts=args.restarts, lam=args.lam, lr=args.lr if args.lr is not None else semantic.DEFAULT_LR,
         seed=args.seed, blend=args.blend, blend_solver=args.blend_solver, margin=args.margin,
         precision=args.precision, progress=sys.stderr.isatty())
-    print(f"restore inpaint: {inpainter!r}", file=sys.stderr)
     protect = tuple(files) + tuple(dict.fromkeys(mask_for.values()))
     failed = 0
 
@@ -122,7 +121,12 @@ def run(args) -> int:
     # one batch; others go one by one through a crop.
     pending: list = []
 
+    announced = []
+
     def flush():
+        if pending and not announced:  # the setup line once, when there is work (not before an error)
+            print(f"restore inpaint: {inpainter!r}", file=sys.stderr)
+            announced.append(True)
         if pending:
             try:
                 _inpaint_group(list(pending), inpainter, args, protect)
@@ -155,12 +159,16 @@ def _inpaint_group(group: list, inpainter, args, protect: tuple) -> None:
     """Inpaint ``[(src, dst, LoadedImage, known)]`` of one shape as one batch and write each result."""
     import torch
 
+    from restore.errors import OutputExistsError
     from restore.io import atomic_write_bytes, write_image
 
     start = time.perf_counter()
     out = inpainter.inpaint(torch.cat([g[2].tensor for g in group]), torch.cat([g[3] for g in group]))
     seconds = (time.perf_counter() - start) / len(group)
     for i, (src, dst, image, known) in enumerate(group):
+        trace_path = dst.with_name(dst.stem + ".trace.json")
+        if args.save_trace and trace_path.exists() and not args.overwrite:  # refuse before writing anything
+            raise OutputExistsError(f"{trace_path}: already exists (pass --overwrite to replace it)")
         dst.parent.mkdir(parents=True, exist_ok=True)
         write_image(dst, image.with_pixels(out[i:i + 1], image.alpha), overwrite=args.overwrite, protect=protect)
         info = inpainter.last_info[i]
@@ -175,5 +183,5 @@ def _inpaint_group(group: list, inpainter, args, protect: tuple) -> None:
                       "seed": inpainter.seed, "blend": args.blend, "seconds": seconds,
                       **{k: v for k, v in info.items() if k != "seconds"},
                       "trace": {k: [round(float(x), 6) for x in v[i]] for k, v in inpainter.last_trace.items() if v}}
-            atomic_write_bytes(dst.with_name(dst.stem + ".trace.json"), (json.dumps(record, indent=1) + "\n").encode(),
+            atomic_write_bytes(trace_path, (json.dumps(record, indent=1) + "\n").encode(),
                                overwrite=args.overwrite, protect=protect)

@@ -41,8 +41,11 @@ def run(args) -> int:
         print(json.dumps([dict(asdict(e), installed=e.path.is_file()) for e in entries], indent=2))
         return 0
     if not entries:
+        others = list_models()
         what = f"{args.task} " if args.task else ""
-        print(f"No {what}models are shipped yet ({WEIGHTS_DIR / 'models.json'} is empty). Commands that need "
+        where = (f"{len(others)} model(s) of other tasks are in {WEIGHTS_DIR / 'models.json'}" if others
+                 else f"{WEIGHTS_DIR / 'models.json'} is empty")
+        print(f"No {what}models are shipped yet ({where}). Commands that need "
               "one take a local .safetensors file with its .json card, e.g. "
               "`restore sr photo.jpg --model my-srresnet.safetensors`.", file=sys.stderr)
         return 0

@@ -91,6 +91,11 @@ def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str
     from restore.errors import RestoreError
     from restore.io import IMAGE_EXTENSIONS
 
+    if any(sep in suffix for sep in ("/", "\\", "\0")) or suffix in (".", ".."):
+        raise RestoreError(f"--suffix {suffix!r} must not contain path separators (use -o for another folder)")
+    if output is not None and Path(output).is_file() and not (
+            len(files) == 1 and Path(output).suffix.lower() in IMAGE_EXTENSIONS):
+        raise RestoreError(f"-o {output}: is an existing file, not a folder")
     single_file = output is not None and len(files) == 1 and Path(output).suffix.lower() in IMAGE_EXTENSIONS \
         and not Path(output).is_dir()
     plans = []

@@ -242,6 +242,10 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         finally:
             Image.MAX_IMAGE_PIXELS = saved_limit
 
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise _fail(path, f"holds {frames} frames (an animation or a multi-page file); restore reads "
+                          "single images: extract the frame you want first")
     width, height = img.size
     if width * height > limit:
         raise _fail(path, f"declared size {width}x{height} ({width * height / 1e6:.0f} MP) exceeds the "
@@ -445,7 +449,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
         raise OutputExistsError(f"{path}: already exists (pass --overwrite to replace it)")
     if path.is_dir():
         raise OutputExistsError(f"{path}: is a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RestoreError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+    if not path.parent.is_dir():
+        raise RestoreError(f"{path}: {path.parent} is not a folder")
+    try:
+        _write_new(path, data, overwrite)
+    except OSError as exc:  # a full or read-only disk, a name too long...
+        raise RestoreError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def _write_new(path: Path, data: bytes, overwrite: bool) -> None:
     # A short temp name (the output's own name may be near the 255-byte limit), in the same folder.
     fd, tmp = tempfile.mkstemp(prefix=".restore-", suffix=".tmp", dir=path.parent)
     try:
@@ -462,7 +479,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
 
 
 def _commit_new(tmp: str, path: Path) -> None:

@@ -98,6 +98,11 @@ def get_entry(name: str, *, task: str | None = None) -> ModelEntry:
     for entry in models:
         if entry.name == name:
             return entry
+    if task is not None:
+        other = next((e for e in list_models() if e.name == name), None)
+        if other is not None:
+            raise RestoreError(f"{name} is a {other.task} model, not a {task} model "
+                               f"(available {task} models: {', '.join(e.name for e in models) or 'none shipped yet'})")
     known = ", ".join(e.name for e in models) or "none shipped yet"
     kind = f" {task}" if task else ""
     raise RestoreError(f"unknown{kind} model {name!r} (available: {known})")

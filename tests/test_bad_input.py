@@ -405,3 +405,104 @@ def test_fractional_tile_is_refused(tiny_weights):
 
     with pytest.raises(RestoreError, match="whole number"):
         SuperResolver.from_pretrained(tiny_weights, device="cpu", tile=16.5)
+
+
+# ----------------------------------------------------------------------------- paths, disks, odd files
+def test_suffix_with_path_separators_is_refused(tmp_path, run_cli, tiny_weights):
+    img = _png(tmp_path / "a.png")
+    code, _, err = run_cli("sr", img, "--model", tiny_weights, "-o", tmp_path / "out", "--suffix", "/../../x",
+                           "--device", "cpu")
+    assert code == 2 and "must not contain path separators" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "tiny.json", "tiny.safetensors"]
+
+
+def test_output_folder_that_is_a_file_is_refused(tmp_path, run_cli, tiny_weights):
+    a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png")
+    (tmp_path / "out").write_text("not a folder")
+    code, _, err = run_cli("sr", a, b, "--model", tiny_weights, "-o", tmp_path / "out", "--device", "cpu")
+    assert code == 2 and "is an existing file, not a folder" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_is_one_line(tmp_path, run_cli):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        code, _, err = run_cli("sample", "fashion-dcgan", "-n", "4", "-o", ro / "g.png", "--device", "cpu")
+    finally:
+        ro.chmod(0o700)
+    assert code == 2 and "cannot write" in err
+
+
+def test_full_disk_is_one_line_and_leaves_no_temp(tmp_path, monkeypatch):
+    import errno
+
+    from restore.errors import RestoreError
+    from restore.io import write_image
+
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(RestoreError, match="No space left on device"):
+        write_image(tmp_path / "o.png", torch.rand(1, 3, 8, 8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoint_on_a_full_disk_is_a_restore_error(tmp_path, monkeypatch):
+    import errno
+
+    from restore.errors import RestoreError
+    from restore.training import engine
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(engine.torch, "save", full)
+    with pytest.raises(RestoreError, match="cannot save the checkpoint"):
+        engine.Checkpointer(tmp_path).save({"step": 1})
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["gif", "tiff"])
+def test_animations_and_multipage_files_are_refused(tmp_path, kind):
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    path = tmp_path / f"anim.{kind}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match="holds 2 frames"):
+        read_image(path)
+
+
+def test_a_model_of_another_task_is_named_as_such(run_cli, tmp_path):
+    code, _, err = run_cli("sr", _png(tmp_path / "a.png"), "--model", "fashion-dcgan", "--device", "cpu")
+    assert code == 2 and "fashion-dcgan is a gan model, not a sr model" in err
+
+
+def test_inpaint_says_nothing_but_the_error_when_the_mask_is_missing(tmp_path, run_cli):
+    code, _, err = run_cli("inpaint", _png(tmp_path / "a.png"), "--mask", tmp_path / "none.png", "--method", "telea")
+    assert code == 2 and [ln for ln in err.splitlines() if ln.strip()] == [err.strip()]
+    assert "Inpainter(" not in err
+
+
+def test_existing_trace_is_refused_before_the_image_is_written(tmp_path, run_cli):
+    img = _png(tmp_path / "a.png", size=32)
+    mask = tmp_path / "m.png"
+    Image.fromarray(np.pad(np.full((8, 8), 255, np.uint8), 12)).save(mask)
+    (tmp_path / "a_inpainted.trace.json").write_text("{}")
+    code, _, err = run_cli("inpaint", img, "--mask", mask, "--method", "telea", "--save-trace")
+    assert code == 2 and "a_inpainted.trace.json: already exists" in err
+    assert not (tmp_path / "a_inpainted.png").exists()
+

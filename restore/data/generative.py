@@ -149,10 +149,16 @@ def load_image_collection(path: str | os.PathLike, *, resolution: int, channels:
     if limit:
         names = names[:limit]
     out = np.empty((len(names), channels, resolution, resolution), dtype=np.uint8)
+    from ..io import max_pixels_default
+
+    limit_pixels = max_pixels_default()
     try:
         for i, name in enumerate(names):
             try:
                 with Image.open(io.BytesIO(read(name))) as img:
+                    if img.size[0] * img.size[1] > limit_pixels:  # the same bomb guard as restore.io
+                        raise RestoreError(f"{path}/{name}: declared size {img.size[0]}x{img.size[1]} exceeds the "
+                                           f"pixel limit of {limit_pixels / 1e6:.0f} MP (RESTORE_MAX_PIXELS)")
                     out[i] = _square_resize(img, resolution, channels)
             except (OSError, ValueError) as exc:
                 raise RestoreError(f"{path}/{name}: cannot decode image ({exc})") from None

@@ -218,9 +218,11 @@ class Checkpointer:
         try:
             torch.save(state, tmp)
             os.replace(tmp, path)
-        except BaseException:  # a full disk, an interruption: no half-written file stays behind
+        except BaseException as exc:  # a full disk, an interruption: no half-written file stays behind
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise RestoreError(f"{path}: cannot save the checkpoint ({exc.strerror or exc})") from None
             raise
         return path
 
