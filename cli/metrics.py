@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from restore.cli.options import number
@@ -53,36 +54,28 @@ def _pairs(ref: Path, test: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
 
 
 def run(args) -> int:
-    import torch
     from tqdm.auto import tqdm
 
-    from restore.device import autocast, resolve_device, resolve_precision
+    from restore.device import resolve_device, resolve_precision
     from restore.errors import RestoreError
-    from restore.io import read_image
-    from restore.metrics import LPIPS, psnr, ssim
+    from restore.metrics import LPIPS
 
     pairs, unmatched = _pairs(Path(args.ref), Path(args.test))
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
     lpips_model = LPIPS(args.lpips_net, crop_border=args.crop_border).to(device) if args.lpips else None
-    rows = []
+    rows, failed = [], 0
     for ref_path, test_path in tqdm(pairs, desc="metrics", disable=len(pairs) < 2, leave=False):
-        ref, test = read_image(ref_path).tensor, read_image(test_path).tensor
-        if ref.shape[-2:] != test.shape[-2:]:
-            raise RestoreError(f"{test_path}: size {test.shape[-1]}x{test.shape[-2]} differs from "
-                               f"{ref_path} ({ref.shape[-1]}x{ref.shape[-2]})")
-        if ref.shape[1] != test.shape[1]:  # gray vs colour: compare as colour
-            ref, test = ref.expand(-1, 3, -1, -1), test.expand(-1, 3, -1, -1)
-        kw = {"crop_border": args.crop_border, "y_channel": args.y_channel}
         try:
-            row = {"image": ref_path.name, "psnr": float(psnr(test, ref, **kw)[0]),
-                   "ssim": float(ssim(test, ref, **kw)[0])}
-        except ValueError as exc:
-            raise RestoreError(f"{test_path}: {exc}") from None
-        if lpips_model is not None:
-            with torch.inference_mode(), autocast(device, dtype):
-                row["lpips"] = float(lpips_model(test.to(device), ref.to(device))[0])
-        rows.append(row)
+            rows.append(_score_pair(ref_path, test_path, args, lpips_model, device, dtype))
+        except RestoreError as exc:
+            if len(pairs) == 1:
+                raise
+            failed += 1  # one bad pair in a folder: say so, score the rest, exit 1
+            print(f"restore: error: {exc}", file=sys.stderr)
+    if not rows:
+        raise RestoreError(f"none of the {len(pairs)} pairs could be scored")
+    status = 1 if failed else 0
 
     keys = [k for k in ("psnr", "ssim", "lpips") if k in rows[0]]
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in keys}
@@ -95,8 +88,8 @@ def run(args) -> int:
                 {"identical": True} if math.isinf(r.get("psnr", 0.0)) else {})
 
         print(json.dumps({"protocol": protocol, "images": [finite(r) for r in rows], "mean": finite(mean),
-                          "unmatched": unmatched}, indent=2, allow_nan=False))
-        return 0
+                          "unmatched": unmatched, "failed": failed}, indent=2, allow_nan=False))
+        return status
     for name in unmatched:
         print(f"skipped (no counterpart): {name}")
     width = max(len("mean"), *(len(r["image"]) for r in rows))
@@ -116,4 +109,30 @@ def run(args) -> int:
         print(fmt(dict(mean, image=f"mean ({len(rows)})")))
     space = "Y (BT.601)" if args.y_channel else "RGB"
     print(f"[{space}, crop border {args.crop_border}" + (f", LPIPS {args.lpips_net}" if args.lpips else "") + "]")
-    return 0
+    return status
+
+
+def _score_pair(ref_path: Path, test_path: Path, args, lpips_model, device, dtype) -> dict:
+    """PSNR / SSIM (/ LPIPS) of one pair, as the row printed for it."""
+    import torch
+
+    from restore.device import autocast
+    from restore.errors import RestoreError
+    from restore.io import read_image
+    from restore.metrics import psnr, ssim
+
+    ref, test = read_image(ref_path).tensor, read_image(test_path).tensor
+    if ref.shape[-2:] != test.shape[-2:]:
+        raise RestoreError(f"{test_path}: size {test.shape[-1]}x{test.shape[-2]} differs from "
+                           f"{ref_path} ({ref.shape[-1]}x{ref.shape[-2]})")
+    if ref.shape[1] != test.shape[1]:  # gray vs colour: compare as colour
+        ref, test = ref.expand(-1, 3, -1, -1), test.expand(-1, 3, -1, -1)
+    kw = {"crop_border": args.crop_border, "y_channel": args.y_channel}
+    try:
+        row = {"image": ref_path.name, "psnr": float(psnr(test, ref, **kw)[0]), "ssim": float(ssim(test, ref, **kw)[0])}
+    except ValueError as exc:
+        raise RestoreError(f"{test_path}: {exc}") from None
+    if lpips_model is not None:
+        with torch.inference_mode(), autocast(device, dtype):
+            row["lpips"] = float(lpips_model(test.to(device), ref.to(device))[0])
+    return row

@@ -506,3 +506,13 @@ def test_existing_trace_is_refused_before_the_image_is_written(tmp_path, run_cli
     assert code == 2 and "a_inpainted.trace.json: already exists" in err
     assert not (tmp_path / "a_inpainted.png").exists()
 
+
+
+def test_metrics_folder_with_one_bad_pair_scores_the_rest_and_exits_1(tmp_path, run_cli):
+    for folder in ("ref", "test"):
+        (tmp_path / folder).mkdir()
+        _png(tmp_path / folder / "a.png")
+    _png(tmp_path / "ref" / "b.png")
+    _png(tmp_path / "test" / "b.png", size=20)  # another size: cannot be compared
+    code, out, err = run_cli("metrics", tmp_path / "ref", tmp_path / "test")
+    assert code == 1 and "a.png" in out and err.count("restore: error:") == 1 and "differs from" in err
