@@ -29,8 +29,9 @@ methods:
   A gray prior fills colour images through their luma (blending restores colour from the border).
 
 output naming:
-  STEM.EXT -> STEM_inpainted.EXT next to the input, or in folder -o OUT (exactly OUT for one input
-  when OUT ends in an image extension). --save-trace writes STEM_inpainted.trace.json beside it with
+  STEM.EXT -> STEM_inpainted.EXT next to the input (files of a folder input FOLDER go to
+  FOLDER_inpainted/ beside it), or in folder -o OUT (exactly OUT for one input when OUT ends in an image
+  extension). --skip-existing leaves existing outputs alone (an interrupted folder run resumes). --save-trace writes STEM_inpainted.trace.json beside it with
   the per-step losses, the crop and the settings. Existing files are replaced only with --overwrite.
 
 examples:
@@ -84,11 +85,13 @@ def register(subparsers) -> None:
                    help="images at the prior's resolution searched together (default: 16)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave outputs that already exist alone (counted as skipped; resumes a folder run)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from restore.cli.sr import plan_outputs
+    from restore.cli.sr import drop_own_outputs, folder_outputs, plan_outputs
     from restore.errors import RestoreError
     from restore.inpainting import semantic
     from restore.inpainting.masks import load_mask, match_masks
@@ -99,9 +102,18 @@ def run(args) -> int:
         raise RestoreError(f"--steps must be >= 0, got {args.steps}")
     if args.restarts is not None and args.restarts < 1:
         raise RestoreError(f"--restarts must be >= 1, got {args.restarts}")
-    files = expand_inputs(args.inputs, recursive=args.recursive)
+    files = drop_own_outputs(expand_inputs(args.inputs, recursive=args.recursive), args.suffix)
     mask_for = match_masks(files, args.mask)
-    plans = plan_outputs(files, output=args.output, suffix=args.suffix, ext="auto")
+    plans = plan_outputs(files, output=args.output, suffix=args.suffix, ext="auto",
+                         folder_of=folder_outputs(args.inputs, files, args.suffix))
+    skipped = 0
+    if args.skip_existing:
+        kept = [(f, d) for f, d in zip(files, plans) if not d.exists()]
+        skipped = len(files) - len(kept)
+        files, plans = [f for f, _ in kept], [d for _, d in kept]
+        if not files:
+            print(f"restore inpaint: nothing to do ({skipped} output(s) already there)", file=sys.stderr)
+            return 0
     inpainter = Inpainter.from_pretrained(
         args.model, args.method, vae=args.vae_model, device=args.device, steps=args.steps,
         restarts=args.restarts, lam=args.lam, lr=args.lr if args.lr is not None else semantic.DEFAULT_LR,
@@ -149,6 +161,8 @@ def run(args) -> int:
         if not batchable or len(pending) >= args.batch:
             flush()
     flush()
+    if skipped:
+        print(f"restore inpaint: {skipped} image(s) skipped (output already there)", file=sys.stderr)
     if failed:
         print(f"restore inpaint: {failed} of {len(files)} images failed", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -30,10 +31,29 @@ def register(subparsers) -> None:
                         help="LPIPS network precision (default fp32, so reported values are exact; "
                              "auto = bf16 where the device has bf16 units, ~1e-3 faster-but-rounded)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--suffix", action="append", metavar="S",
+                        help="folders: strip S from the test files' stems before matching (repeatable; "
+                             "default: restore's own suffixes _x<N> and _inpainted)")
     parser.set_defaults(func=run)
 
 
-def _pairs(ref: Path, test: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+#: what restore appends to its outputs' stems: _x4, _x2.5 (sr) and _inpainted (inpaint).
+OWN_SUFFIX = re.compile(r"(_x\d+(\.\d+)?|_inpainted)$")
+
+
+def _stem_key(path: Path, suffixes: list[str] | None) -> str:
+    stem = path.stem
+    if suffixes is None:
+        return OWN_SUFFIX.sub("", stem)
+    for s in suffixes:
+        if s and stem.endswith(s):
+            return stem[: -len(s)]
+    return stem
+
+
+def _pairs(ref: Path, test: Path, suffixes: list[str] | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Pairs of (reference, test) files; folders are matched by stem, the test stems without restore's
+    suffixes (``a.png`` <-> ``a_x4.png``) or the ``suffixes`` given, whatever the extensions."""
     from restore.errors import RestoreError
     from restore.io import is_image_file
 
@@ -44,12 +64,18 @@ def _pairs(ref: Path, test: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
         raise RestoreError("REF and TEST must both be files or both be folders")
     if not ref.is_dir():
         return [(ref, test)], []
-    refs = {p.name: p for p in ref.iterdir() if p.is_file() and is_image_file(p)}
-    tests = {p.name: p for p in test.iterdir() if p.is_file() and is_image_file(p)}
+    refs = {p.stem: p for p in ref.iterdir() if p.is_file() and is_image_file(p)}
+    tests: dict[str, Path] = {}
+    for p in sorted(q for q in test.iterdir() if q.is_file() and is_image_file(q)):
+        key = _stem_key(p, suffixes)
+        if key in tests:
+            raise RestoreError(f"{tests[key].name} and {p.name} in {test} both match {key} (name --suffix)")
+        tests[key] = p
     common = sorted(set(refs) & set(tests))
     if not common:
-        raise RestoreError(f"no file names in common between {ref} and {test}")
-    unmatched = sorted(set(refs) ^ set(tests))
+        raise RestoreError(f"no file stems in common between {ref} and {test} (after removing the suffixes "
+                           f"{', '.join(suffixes) if suffixes else '_x<N> and _inpainted'})")
+    unmatched = sorted([refs[k].name for k in set(refs) - set(tests)] + [tests[k].name for k in set(tests) - set(refs)])
     return [(refs[n], tests[n]) for n in common], unmatched
 
 
@@ -60,7 +86,11 @@ def run(args) -> int:
     from restore.errors import RestoreError
     from restore.metrics import LPIPS
 
-    pairs, unmatched = _pairs(Path(args.ref), Path(args.test))
+    pairs, unmatched = _pairs(Path(args.ref), Path(args.test), args.suffix)
+    renamed = [(r.name, t.name) for r, t in pairs if r.name != t.name]
+    if renamed and Path(args.ref).is_dir():
+        print(f"restore metrics: {len(pairs)} pair(s) matched by stem, e.g. {renamed[0][0]} <-> {renamed[0][1]}",
+              file=sys.stderr)
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
     lpips_model = LPIPS(args.lpips_net, crop_border=args.crop_border).to(device) if args.lpips else None

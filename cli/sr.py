@@ -21,8 +21,10 @@ output naming:
   Each input STEM.EXT is written as STEM{suffix}.{ext}, where suffix defaults to _x<outscale>
   (e.g. photo.jpg -> photo_x4.jpg, photo_x2.5.jpg with --outscale 2.5) and ext is the input's own
   with --ext auto (PNG instead when the image has alpha and the input format cannot hold it).
-  Without -o the result goes next to its input; with -o OUT it goes into folder OUT (created as
-  needed), or to exactly OUT when there is one input and OUT ends in an image extension.
+  Without -o a file's result goes next to it, and the files of a folder input FOLDER go to FOLDER_x<outscale>/
+  beside it (results of earlier runs lying beside their inputs are not taken as inputs); with -o OUT they
+  go into folder OUT (created as needed), or to exactly OUT when there is one input and OUT ends in an
+  image extension. --skip-existing leaves existing outputs alone, so an interrupted folder run resumes.
   Existing files are never replaced without --overwrite, and an input is never replaced at all.
 
 examples:
@@ -64,6 +66,8 @@ def register(subparsers) -> None:
     p.add_argument("--suffix", default=None, metavar="S", help="appended to the stem (default: _x<outscale>)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave outputs that already exist alone (counted as skipped; resumes a folder run)")
     p.set_defaults(func=run)
 
 
@@ -82,11 +86,36 @@ def _format_factor(factor: float) -> str:
     return f"{factor:g}"
 
 
+def folder_outputs(items: list[str], files: list[Path], tag: str) -> dict[Path, Path]:
+    """Default output folders for files that came from a folder input: ``photos/`` -> ``photos{tag}/``
+    beside it (sub-folders kept), so a second run never finds the first run's results among its inputs."""
+    out: dict[Path, Path] = {}
+    for item in items:
+        root = Path(item)
+        if not root.is_dir():
+            continue
+        dest = root.resolve().parent / (root.resolve().name + tag)
+        for f in files:
+            try:
+                rel = f.resolve().relative_to(root.resolve())
+            except ValueError:
+                continue
+            out.setdefault(f, dest / rel.parent)
+    return out
+
+
+def drop_own_outputs(files: list[Path], suffix: str) -> list[Path]:
+    """Files minus restore's results lying beside their inputs (``a.png`` and ``a{suffix}.png``: keep ``a.png``)."""
+    stems = {(f.parent, f.stem) for f in files}
+    return [f for f in files if not (suffix and f.stem.endswith(suffix) and (f.parent, f.stem[: -len(suffix)]) in stems)]
+
+
 def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str,
-                 has_alpha=lambda path: False) -> list[Path]:
+                 has_alpha=lambda path: False, folder_of: dict[Path, Path] | None = None) -> list[Path]:
     """Where each input goes, by the rule in the ``--help`` epilog; refuses collisions and input clobbering.
 
-    ``has_alpha(path)`` is consulted only with ``ext == "auto"`` for JPEG/BMP inputs.
+    ``has_alpha(path)`` is consulted only with ``ext == "auto"`` for JPEG/BMP inputs; ``folder_of``
+    (from :func:`folder_outputs`) gives the folder of files from folder inputs when there is no ``-o``.
     """
     from restore.errors import RestoreError
     from restore.io import IMAGE_EXTENSIONS
@@ -110,7 +139,7 @@ def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str
                 out_ext = "png"
             elif out_ext in ("jpg", "jpeg", "bmp") and has_alpha(src):
                 out_ext = "png"
-        folder = Path(output) if output is not None else src.parent
+        folder = Path(output) if output is not None else (folder_of or {}).get(src, src.parent)
         plans.append(folder / f"{src.stem}{suffix}.{out_ext}")
     inputs = {f.resolve() for f in files}
     seen: dict[Path, Path] = {}
@@ -159,14 +188,20 @@ def run(args) -> int:
               f"{precision_name(resolver.dtype)}", file=sys.stderr)
     suffix = args.suffix if args.suffix is not None else f"_x{_format_factor(outscale)}"
     # Plan over all files on every rank, so collisions are caught the same way whatever the split.
-    plans = plan_outputs(files, output=args.output, suffix=suffix, ext=args.ext, has_alpha=_has_alpha)
+    files = drop_own_outputs(files, suffix)
+    plans = plan_outputs(files, output=args.output, suffix=suffix, ext=args.ext, has_alpha=_has_alpha,
+                         folder_of=folder_outputs(args.inputs, files, f"_x{_format_factor(outscale)}"))
     jobs = shard_files(list(zip(files, plans)), rank, world)
 
-    failed = 0
+    failed = skipped = 0
     bar = tqdm(total=len(jobs), desc=f"sr x{_format_factor(outscale)}", unit="img", dynamic_ncols=True,
                disable=rank != 0 or len(jobs) < 2)
     for src, dst in jobs:
         try:
+            if dst.exists() and args.skip_existing:
+                skipped += 1
+                bar.update(1)
+                continue
             if dst.exists() and not args.overwrite:
                 raise OutputExistsError(f"{dst}: already exists (pass --overwrite to replace it)")
             image = read_image(src)
@@ -180,8 +215,11 @@ def run(args) -> int:
             bar.write(f"restore: error: {what}".splitlines()[0], file=sys.stderr)
         bar.update(1)
     bar.close()
-    done = len(jobs) - failed
+    done = len(jobs) - failed - skipped
     where = f" (rank {rank} of {world})" if world > 1 else ""
+    folders = sorted({str(dst.parent) for _, dst in jobs})
     print(f"restore sr: {done} of {len(jobs)} image(s) written with {resolver.name} "
-          f"x{_format_factor(outscale)}{where}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+          f"x{_format_factor(outscale)}{where}" + (f" to {', '.join(folders[:3])}" if done else "")
+          + (f", {skipped} skipped (already there)" if skipped else "")
+          + (f", {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
