@@ -48,7 +48,8 @@ def register(subparsers) -> None:
     p.add_argument("--scale", type=int, choices=(2, 4, 8), default=None,
                    help="the model's upscaling factor (default: 4, or the --model's own)")
     p.add_argument("--model", default=None, metavar="NAME|PATH",
-                   help="registry name (see `restore models`) or a local .safetensors with its .json card")
+                   help="registry name (see `restore models`), a local .safetensors with its .json card, "
+                        "or bicubic / lanczos (classical, no weights)")
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
     p.add_argument("--outscale", type=number(float, low=0, low_open=True, high=64), default=None, metavar="F",
                    help="final factor relative to the input (default: the model's scale); the model "

@@ -269,3 +269,32 @@ def test_from_pretrained_without_shipped_weights_says_how(tmp_path, monkeypatch)
     monkeypatch.setattr(restore.registry, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(RestoreError, match="no super-resolution weights are shipped yet.*--model"):
         SuperResolver.from_pretrained(device="cpu", precision="fp32")
+
+
+# ----------------------------------------------------------------------------- classical upscalers
+@pytest.mark.parametrize("tile", [None, 16])
+def test_bicubic_model_is_matlab_bicubic_tiled_or_not(tile):
+    from restore.data.degradation import imresize
+
+    x = torch.rand(1, 3, 37, 29)
+    sr = SuperResolver.from_pretrained("bicubic", device="cpu", precision="fp32", scale=2, tile=tile)
+    out = sr(x)
+    assert sr.scale == 2 and out.shape == (1, 3, 74, 58)
+    assert (out - imresize(x, 2).clamp(0, 1)).abs().max() < 1e-5  # tiling pads by the kernel's radius
+
+
+def test_lanczos_model_matches_pillow():
+    """Pillow's 8-bit Lanczos rounds and clips between its two passes; on a smooth image (little
+    overshoot) that costs at most a couple of grey levels against restore's float path."""
+    yy, xx = np.mgrid[0:20, 0:24]
+    arr = np.stack([xx * 10, yy * 12, 128 + 60 * np.sin(xx / 3.0)], 2).astype(np.uint8)
+    out = SuperResolver.from_pretrained("lanczos", device="cpu", precision="fp32")(Image.fromarray(arr))
+    ref = np.asarray(Image.fromarray(arr).resize((96, 80), Image.Resampling.LANCZOS)).astype(int)
+    assert out.size == (96, 80) and np.abs(np.asarray(out).astype(int) - ref).max() <= 2
+
+
+def test_cli_bicubic_needs_no_weights(tmp_path, run_cli):
+    Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    code, _, err = run_cli("sr", tmp_path / "a.png", "--model", "bicubic", "--device", "cpu")
+    assert code == 0, err
+    assert Image.open(tmp_path / "a_x4.png").size == (64, 64)

@@ -5,6 +5,7 @@
 | name        | class                                   | what                                   |
 |-------------|-----------------------------------------|----------------------------------------|
 | srresnet    | restore.archs.srresnet.SRResNet         | SRResNet generator (Ledig et al. 2017) |
+| (none)      | restore.archs.classical.ClassicalUpscaler | bicubic / Lanczos-3 upscaling, no weights |
 | srgan_disc  | restore.archs.srresnet.SRGANDiscriminator | SRGAN discriminator                  |
 | dcgan       | restore.archs.dcgan.DCGAN               | DCGAN generator + discriminator        |
 | vae         | restore.archs.vae.VAE                   | convolutional VAE (encoder + decoder)  |

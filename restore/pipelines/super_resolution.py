@@ -125,7 +125,8 @@ class SuperResolver:
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str | torch.device = "auto",
                         precision: str = "auto", tile: int | None = None, tile_pad: int | None = None,
                         compile: bool = False, *, scale: int | None = None) -> "SuperResolver":
-        """Load a shipped model by registry name, or a local ``.safetensors`` file with its JSON card.
+        """Load a shipped model by registry name, a local ``.safetensors`` file with its JSON card, or a
+        classical upscaler (``"bicubic"``, ``"lanczos"``: no weights, ``scale`` defaults to 4).
 
         With no name, the shipped SR model of ``scale`` (any scale when ``None``) is taken. Weights are
         checked against their sha256 (manifest or card); a changed file is refused.
@@ -133,8 +134,12 @@ class SuperResolver:
         Raises:
             RestoreError: unknown name, no shipped weights, tampered file, or not an SR model.
         """
+        from ..archs.classical import CLASSICAL_UPSCALERS, ClassicalUpscaler
         from ..registry import list_models, load_model
 
+        if isinstance(name_or_path, str) and name_or_path in CLASSICAL_UPSCALERS:
+            return cls(ClassicalUpscaler(scale or 4, name_or_path), device=device, precision=precision, tile=tile,
+                       tile_pad=tile_pad, compile=False, name=name_or_path)
         if name_or_path is None:
             shipped = [e for e in list_models("sr") if scale is None or e.scale == scale]
             if not shipped:
