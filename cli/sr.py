@@ -64,6 +64,9 @@ def register(subparsers) -> None:
     add_precision(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA, many images)")
     p.add_argument("--ext", default="auto", choices=EXTENSIONS, help="output format (default: the input's)")
+    p.add_argument("--background", default=None, metavar="COLOUR",
+                   help="flatten alpha onto this colour (white, black, #rrggbb); without it an image with "
+                        "alpha is refused for --ext jpg (JPEG has no alpha)")
     p.add_argument("--suffix", default=None, metavar="S", help="appended to the stem (default: _x<outscale>)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
@@ -167,7 +170,7 @@ def _has_alpha(path: Path) -> bool:
 def run(args) -> int:
     from restore.device import precision_name, resolve_device
     from restore.errors import OutputExistsError, RestoreError
-    from restore.io import expand_inputs, read_image, write_image
+    from restore.io import expand_inputs, flatten_alpha, read_image, write_image
     from restore.pipelines.super_resolution import SuperResolver
     from tqdm.auto import tqdm
 
@@ -207,6 +210,8 @@ def run(args) -> int:
                 raise OutputExistsError(f"{dst}: already exists (pass --overwrite to replace it)")
             image = read_image(src)
             colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
+            if alpha is not None and args.background is not None:
+                colour, alpha = flatten_alpha(colour, alpha, args.background), None
             write_image(dst, image.with_pixels(colour, alpha), overwrite=args.overwrite, protect=(src,))
         except KeyboardInterrupt:
             raise
@@ -223,4 +228,5 @@ def run(args) -> int:
           f"x{_format_factor(outscale)}{where}" + (f" to {', '.join(folders[:3])}" if done else "")
           + (f", {skipped} skipped (already there)" if skipped else "")
           + (f", {failed} failed" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+    # one input that fails is a mistake in what was given (2); some failures in a batch are partial (1)
+    return (2 if len(files) == 1 else 1) if failed else 0

@@ -377,7 +377,10 @@ def encode_image(tensor: torch.Tensor, fmt: str, *, alpha: torch.Tensor | None =
     if bit_depth not in (8, 16):
         raise RestoreError(f"bit depth must be 8 or 16, got {bit_depth}")
     colour = _to_hwc(tensor)
-    if alpha is not None and fmt not in ("jpg", "bmp"):
+    if alpha is not None and fmt in ("jpg", "bmp"):
+        raise RestoreError(f"the image has an alpha channel and {fmt.upper()} cannot hold one: write PNG or WebP, "
+                           "or flatten it onto a colour (restore sr/inpaint --background white)")
+    if alpha is not None:
         colour = np.concatenate([colour, _to_hwc(alpha)], axis=2)
     channels = colour.shape[2]
     sixteen = bit_depth == 16 and fmt in ("png", "tiff")
@@ -523,6 +526,24 @@ def write_image(path: str | os.PathLike, image: torch.Tensor | LoadedImage, *,
     data = encode_image(tensor, path.suffix, alpha=alpha, bit_depth=bit_depth or 8,
                         icc_profile=icc_profile, quality=quality)
     return atomic_write_bytes(path, data, overwrite=overwrite, protect=protect)
+
+
+def flatten_alpha(colour: torch.Tensor, alpha: torch.Tensor, background: str) -> torch.Tensor:
+    """``colour`` composited over a solid ``background`` (a CSS/PIL colour name or ``#rrggbb``) by ``alpha``.
+
+    ``(B, C, H, W)`` and ``(B, 1, H, W)`` in [0, 1] -> ``(B, C, H, W)``; gray stays gray (the background's luma).
+    """
+    import torch
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(background)[:3]
+    except ValueError:
+        raise RestoreError(f"unknown background colour {background!r} (a name such as white, or #rrggbb)") from None
+    bg = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255
+    if colour.shape[1] == 1:
+        bg = (bg * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return colour * alpha + bg.to(colour) * (1 - alpha)
 
 
 def expand_inputs(items: list[str], *, recursive: bool = False) -> list[Path]:

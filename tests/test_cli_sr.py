@@ -68,7 +68,7 @@ def test_never_overwrites_without_flag(tmp_path, weights, capsys):
     src = _photo(tmp_path / "in.png")
     dst = tmp_path / "in_x2.png"
     dst.write_bytes(b"precious")
-    assert sr(src, "--model", weights) == 1
+    assert sr(src, "--model", weights) == 2  # one input, refused: a mistake in what was given
     assert dst.read_bytes() == b"precious"
     assert "already exists (pass --overwrite" in capsys.readouterr().err
     assert sr(src, "--model", weights, "--overwrite") == 0
@@ -177,3 +177,23 @@ def test_ranks_split_the_work_through_the_cli(tmp_path, weights, monkeypatch):
         written.append(set((tmp_path / "out").glob("*")) - before)
     assert [len(w) for w in written] == [3, 2]
     assert len(set.union(*written)) == 5
+
+
+def test_alpha_into_jpeg_is_refused_or_flattened_on_request(tmp_path, weights, capsys):
+    src = _photo(tmp_path / "rgba.png", mode="RGBA")
+    assert sr(src, "--model", weights, "--ext", "jpg") == 2
+    assert "cannot hold one" in capsys.readouterr().err and not (tmp_path / "rgba_x2.jpg").exists()
+    assert sr(src, "--model", weights, "--ext", "jpg", "--background", "#ff0000") == 0
+    out = read_image(tmp_path / "rgba_x2.jpg")
+    assert out.alpha is None and out.tensor.shape == (1, 3, 32, 48)
+    assert sr(src, "--model", weights, "--ext", "png", "--background", "nocolour", "--suffix", "_b") == 2
+
+
+def test_flatten_alpha_composites_over_the_background():
+    from restore.io import flatten_alpha
+
+    colour, alpha = torch.ones(1, 3, 2, 2) * 0.2, torch.tensor([[[[0.0, 1.0], [0.5, 0.25]]]])
+    out = flatten_alpha(colour, alpha, "white")
+    torch.testing.assert_close(out[0, 0], torch.tensor([[1.0, 0.2], [0.6, 0.8]]))
+    gray = flatten_alpha(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), "#ff0000")
+    torch.testing.assert_close(gray, torch.full((1, 1, 2, 2), 0.299))

@@ -109,7 +109,9 @@ def test_sigint_saves_a_checkpoint_then_resume(images, tmp_path):
     assert not (out / "srresnet_x4.safetensors").exists()
     rc = main(["train", "srresnet", "--data", str(images / "train"), "--out", str(out), "--resume",
                "--steps", str(state["step"] + 2), *TINY])
-    assert rc == 0 and load_model(out / "srresnet_x4.safetensors")[1]["card"]["steps"] == state["step"] + 2
+    card = load_model(out / "srresnet_x4.safetensors")[1]["card"]
+    assert rc == 0 and card["steps"] == state["step"] + 2
+    assert state["elapsed_s"] > 0 and card["wall_time_s"] >= round(state["elapsed_s"], 1)  # counted across resumes
 
 
 def test_nan_guard_stops_with_one_line_and_saves_nothing(images, tmp_path):

@@ -191,7 +191,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                                      recipe["content_scale"]).to(device)
         ema = engine.make_ema(generator, recipe["ema"]) if recipe["ema"] else None
 
-        start = 0
+        start, earlier_s = 0, 0.0
         if resume:
             state = ckpt.load(map_location=device)
             if state.get("kind") != kind:
@@ -211,6 +211,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
             if ema is not None and "ema" in state:
                 ema.load_state_dict(state["ema"])
             start = int(state["step"])
+            earlier_s = float(state.get("elapsed_s", 0.0))  # wall time of the runs before this resume
 
         channels_last = recipe["channels_last"]
         if channels_last:  # faster convolutions (tensor cores, oneDNN/AMX on the CPU); same numbers
@@ -259,6 +260,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
             if not dist.is_main:
                 return
             state = {"kind": kind, "step": step, "recipe": recipe, "generator": generator.state_dict(),
+                     "elapsed_s": earlier_s + time.perf_counter() - t0,
                      "opt_g": opt_g.state_dict(), "sched_g": sched_g.state_dict()}
             if discriminator is not None:
                 state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
@@ -343,7 +345,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 if step % recipe["ckpt_every"] == 0 and step < steps:
                     checkpoint(step)
         bar.close()
-        elapsed = time.perf_counter() - t0
+        elapsed = earlier_s + time.perf_counter() - t0  # across resumes
         rate = timed_steps * recipe["batch_size"] / train_time if timed_steps else None
         checkpoint(step)
         weights = None
