@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> dict:
     for label, s in summary.items():
         print(f"| {label} | {s['psnr_y']:.2f} | {s['ssim_y']:.4f} | {s['lpips']:.4f} | {s['s_per_image']:.2f} |")
 
-    result = {"val": str(args.val), "images": len(pairs), "scale": args.scale, "device": describe_device(device),
+    import shlex
+    import sys
+
+    command = "python benchmarks/sr_eval.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    result = {"command": command, "val": str(args.val), "images": len(pairs), "scale": args.scale, "device": describe_device(device),
               "protocol": f"Y channel (BT.601), border {args.scale} cropped; LR by restore.data.degradation.degrade; "
                           "LPIPS alex v0.1 on RGB",
               "models": models, "summary": summary, "per_image": per_image}

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", required=True, help="registry name, e.g. srresnet-x4")
     ap.add_argument("--fp16", action="store_true", help="store the tensors in fp16 (half the size)")
     ap.add_argument("--metrics", type=Path, help="benchmark JSON with a 'summary' of methods")
-    ap.add_argument("--metrics-key", help="the method's key in that summary")
+    ap.add_argument("--metrics-key", help="the method's key in that summary, e.g. 'srresnet_x4 (bf16)'")
     ap.add_argument("--description", default="")
     ap.add_argument("--licence", default="")
     ap.add_argument("--warm-start", action="store_true",
@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         metrics = dict(bench["summary"][args.metrics_key])
         card["metrics"] = dict(metrics, images=bench["images"], val=bench["val"], protocol=bench["protocol"],
                                device=bench["device"], bicubic=bench["summary"].get("bicubic"),
-                               command=f"python benchmarks/{'sr_eval' if 'sr_eval' in args.metrics.name else '...'}.py")
+                               command=bench.get("command"))
+        base = args.metrics_key.split(" (")[0]
+        for key, value in bench["summary"].items():  # the same model in each precision measured
+            if key.startswith(base + " ("):
+                card["metrics"].setdefault("by_precision", {})[key[len(base) + 2:-1]] = value
     for key in ("file", "sha256", "dtype"):
         card.pop(key, None)
     path = export_model(WEIGHTS_DIR, args.name, state, card, fp16=args.fp16)
