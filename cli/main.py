@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "sample", "interpolate", "train"]
+COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "sample", "interpolate", "train", "import-weights"]
 
 
 class UsageError(Exception):
@@ -38,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"restore.cli.{name}")
+            module = importlib.import_module(f"restore.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"restore.cli.{name}":
+            if exc.name == f"restore.cli.{name.replace('-', '_')}":
                 continue  # a command not built yet
             raise
         module.register(sub)

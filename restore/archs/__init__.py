@@ -5,6 +5,7 @@
 | name        | class                                   | what                                   |
 |-------------|-----------------------------------------|----------------------------------------|
 | srresnet    | restore.archs.srresnet.SRResNet         | SRResNet generator (Ledig et al. 2017) |
+| msrresnet   | restore.archs.msrresnet.MSRResNet       | BasicSR's MSRResNet (no BN), its key names |
 | (none)      | restore.archs.classical.ClassicalUpscaler | bicubic / Lanczos-3 upscaling, no weights |
 | srgan_disc  | restore.archs.srresnet.SRGANDiscriminator | SRGAN discriminator                  |
 | dcgan       | restore.archs.dcgan.DCGAN               | DCGAN generator + discriminator        |
@@ -19,6 +20,7 @@ from torch import nn
 
 ARCHS = {
     "srresnet": "restore.archs.srresnet:SRResNet",
+    "msrresnet": "restore.archs.msrresnet:MSRResNet",
     "srgan_disc": "restore.archs.srresnet:SRGANDiscriminator",
     "dcgan": "restore.archs.dcgan:DCGAN",
     "vae": "restore.archs.vae:VAE",
