@@ -18,7 +18,8 @@ from restore.cli.options import add_precision, number, SEED
 OVERRIDES = {
     "scale": "scale", "steps": "steps", "batch_size": "batch_size", "patch_size": "patch_size", "lr": "lr",
     "num_blocks": "num_blocks", "channels": "channels", "seed": "seed", "ema": "ema", "num_workers": "num_workers",
-    "val_every": "val_every", "ckpt_every": "ckpt_every", "log_every": "log_every",
+    "val_every": "val_every", "ckpt_every": "ckpt_every", "val_minutes": "val_minutes",
+    "ckpt_minutes": "ckpt_minutes", "log_every": "log_every",
     "val_max_images": "val_max_images", "val_max_side": "val_max_side", "precision": "precision",
     "norm": "norm", "pixel_loss": "pixel_loss", "lr_schedule": "lr_schedule", "threads": "num_threads",
 }
@@ -58,6 +59,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-max-images", type=number(int, low=0))
     p.add_argument("--val-max-side", type=number(int, low=0), help="centre-crop validation images to this side")
     p.add_argument("--ckpt-every", type=POSITIVE)
+    p.add_argument("--val-minutes", type=number(float, low=0), help="also validate every N minutes (0 = off)")
+    p.add_argument("--ckpt-minutes", type=number(float, low=0), help="also checkpoint every N minutes (0 = off)")
     p.add_argument("--log-every", type=POSITIVE)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -195,3 +195,14 @@ def test_bad_recipe_choices_are_one_line_errors(images, tmp_path, capsys):
     rc = main(["train", "srresnet", "--recipe", str(recipe), "--data", str(images / "train"),
                "--out", str(tmp_path / "run"), "--steps", "2", *TINY])
     assert rc == 2 and "pixel_loss must be mse or l1" in capsys.readouterr().err
+
+
+def test_validation_and_checkpoints_also_by_wall_time(images, tmp_path):
+    """val_minutes / ckpt_minutes: a slow machine is validated and checkpointed however few steps it makes."""
+    out = tmp_path / "run"
+    rc = main(["train", "srresnet", "--data", str(images / "train"), "--val", str(images / "val"), "--out", str(out),
+               "--steps", "4", "--val-every", "1000", "--ckpt-every", "1000", "--val-minutes", "1e-9",
+               "--ckpt-minutes", "1e-9", "--val-max-images", "1", *TINY])
+    assert rc == 0
+    assert [r["step"] for r in _records(out) if r.get("event") == "val"] == [1, 2, 3, 4]
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 4

@@ -274,6 +274,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
 
         # ---- the loop
         step, stopped, last_val, t0 = start, False, {}, time.perf_counter()
+        last_val_at = last_ckpt_at = t0  # validation and checkpoints also by wall time (*_minutes)
         train_time, timed_steps = 0.0, 0  # pure training steps (not the first, not validation)
         bar = progress(steps, start, desc=kind, enabled=dist.is_main and progress_bar)
         generator.train()
@@ -332,7 +333,11 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     rate = timed_steps * recipe["batch_size"] / train_time if timed_steps else 0.0
                     bar.set_postfix(values, refresh=False)
                     log.write(step=step, lr=sched_g.get_last_lr()[0], patches_per_s=round(rate, 2), **values)
-                if val_pairs and (step % recipe["val_every"] == 0 or step == steps):
+                now = time.perf_counter()
+                val_due = step % recipe["val_every"] == 0 or (
+                    recipe.get("val_minutes") and now - last_val_at >= 60 * recipe["val_minutes"])
+                if val_pairs and (val_due or step == steps):
+                    last_val_at = now
                     if step == steps:
                         checkpoint(step)  # the finished weights are safe before validation runs
                     last_val = validate(eval_model(), val_pairs, scale, device, out_dir=out, step=step,
@@ -342,7 +347,10 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 if stop_now:
                     stopped = True
                     break
-                if step % recipe["ckpt_every"] == 0 and step < steps:
+                ckpt_due = step % recipe["ckpt_every"] == 0 or (
+                    recipe.get("ckpt_minutes") and now - last_ckpt_at >= 60 * recipe["ckpt_minutes"])
+                if ckpt_due and step < steps:
+                    last_ckpt_at = now
                     checkpoint(step)
         bar.close()
         elapsed = earlier_s + time.perf_counter() - t0  # across resumes
