@@ -214,7 +214,7 @@ def test_local_card_without_sha256_is_refused_unless_trusted(tiny_weights, run_c
     ({"config": [1, 2]}, "needs 'arch'"),
     ({"arch": "transformer"}, "unknown architecture"),
     ({"config": {"scale": 2, "num_blocks": 1, "channels": 4, "in_channels": 3, "depth": 9}}, "does not fit"),
-    ({"config": {"scale": 2, "num_blocks": 1, "channels": 30000, "in_channels": 3}}, "do not fit"),
+    ({"config": {"scale": 2, "num_blocks": 1, "channels": 30000, "in_channels": 3}}, "channels=30000 does not fit"),
     ({"config": {"scale": 3, "num_blocks": 1, "channels": 4, "in_channels": 3}}, "does not fit"),
 ])
 def test_bad_model_cards_are_one_clear_error(tiny_weights, changes, message):

@@ -131,6 +131,34 @@ def project_gaussian(z: torch.Tensor) -> torch.Tensor:
     return z.mul_(radius / z.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
 
+class CodeAdam:
+    """Adam on one tensor of codes, exactly ``torch.optim.Adam``'s default update (no weight decay,
+    no amsgrad): the search needs nothing more, and the first use of ``torch.optim`` imports
+    ``torch._dynamo``, ~1.7 s of a single-image ``restore inpaint`` on a CPU.
+
+    Example:
+        >>> z = torch.zeros(2, 3, requires_grad=True)
+        >>> opt = CodeAdam(z, lr=0.1)
+        >>> (z - 1).pow(2).sum().backward(); opt.step()
+        >>> z.detach().round(decimals=3).tolist()
+        [[0.1, 0.1, 0.1], [0.1, 0.1, 0.1]]
+    """
+
+    def __init__(self, z: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.z, self.lr, self.betas, self.eps, self.t = z, lr, betas, eps, 0
+        self.m, self.v = torch.zeros_like(z), torch.zeros_like(z)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        g = self.z.grad
+        self.m.lerp_(g, 1 - b1)
+        self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (self.v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        self.z.addcdiv_(self.m, denom, value=-self.lr / (1 - b1 ** self.t))
+
+
 def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor, known: torch.Tensor,
                   z0: torch.Tensor, *, prior_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                   project: Callable[[torch.Tensor], torch.Tensor] | None, steps: int = DEFAULT_STEPS,
@@ -162,7 +190,7 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
     if project is not None:
         project(z)
     z.requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
+    opt = CodeAdam(z, lr=lr)
     totals, contexts, priors = [], [], []
 
     def evaluate(codes):
@@ -176,7 +204,7 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
     for step in range(steps):
         _, ctx, pri = evaluate(z)
         total = ctx + pri
-        opt.zero_grad(set_to_none=True)
+        z.grad = None
         # Restarts are independent (networks in eval mode), so the sum's gradient is each one's own.
         total.sum().backward()
         opt.step()
