@@ -191,17 +191,8 @@ def probe_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> di
 
 
 def _decode(path: str | os.PathLike, max_pixels: int | None):
-    """``(colour (H, W, C), alpha (H, W, 1) or None, full-scale value, LoadedImage metadata)`` as numpy.
-
-    Args:
-        path: the file.
-        max_pixels: refuse images whose declared width x height exceeds this (decompression-bomb
-            guard); default :data:`DEFAULT_MAX_PIXELS` or the ``RESTORE_MAX_PIXELS`` environment variable.
-
-    Raises:
-        ImageReadError: one line naming the file and the problem (missing, empty, truncated, not an
-            image, unsupported mode, too large).
-    """
+    """``(colour (H, W, C), alpha (H, W, 1) or None, full-scale value, LoadedImage metadata)`` as numpy;
+    arguments and errors as :func:`read_image`."""
     import stat
 
     path = Path(path)
