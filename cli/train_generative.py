@@ -39,6 +39,7 @@ def _add_kind(kinds, kind: str, help_text: str) -> None:
         p.add_argument("--beta", type=number(float, low=0), help="weight of the KL term")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs of detached runs)")
     p.set_defaults(func=_run, kind=kind)
 
 
@@ -60,6 +61,7 @@ def _run(args) -> int:
     if recipe.get("arch") != args.kind:
         raise RestoreError(f"recipe {recipe['recipe']!r} trains a {recipe.get('arch')}, not a {args.kind}")
     command = "restore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = train(recipe, args.out, device=args.device, resume=args.resume, command=command)
+    summary = train(recipe, args.out, device=args.device, resume=args.resume, command=command,
+                    progress_bar=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 130 if summary.get("stopped") else 0

@@ -99,9 +99,9 @@ class SuperResolver:
         self.scale = int(scale or getattr(model, "scale", 0))
         if self.scale < 1:
             raise RestoreError("the model's upscaling factor is unknown: pass scale=")
-        for name, value in (("tile", tile), ("tile_pad", tile_pad)):
+        for option, value in (("tile", tile), ("tile_pad", tile_pad)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise RestoreError(f"{name} must be a whole number of pixels, got {value!r}")
+                raise RestoreError(f"{option} must be a whole number of pixels, got {value!r}")
         if tile is not None and tile < 0 or tile and tile < MIN_TILE:
             raise RestoreError(f"--tile must be 0 (automatic) or at least {MIN_TILE} pixels, got {tile}")
         if tile_pad is not None and tile_pad < 0:

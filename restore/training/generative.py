@@ -96,18 +96,18 @@ class _VAEStep:
 
 
 def train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto", resume: bool = False,
-          command: str = "") -> dict:
+          command: str = "", progress_bar: bool = True) -> dict:
     """Train the DCGAN or VAE described by ``recipe`` (``arch`` = ``"dcgan"`` / ``"vae"``) into ``out``.
 
     ``out`` is locked for the run (a second training on it is refused). Returns a summary (steps,
     epochs, wall time, last losses, exported weights path)."""
     with RunLock(out, enabled=int(os.environ.get("RANK", "0")) == 0):
         Checkpointer(out).remove_stale_temporaries()
-        return _train(recipe, out, device=device, resume=resume, command=command)
+        return _train(recipe, out, device=device, resume=resume, command=command, progress_bar=progress_bar)
 
 
 def _train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto", resume: bool = False,
-           command: str = "") -> dict:
+           command: str = "", progress_bar: bool = True) -> dict:
     arch = recipe.get("arch")
     if arch not in ARCH_KEYS:
         raise RestoreError(f"recipe {recipe.get('recipe')!r}: arch must be dcgan or vae, not {arch!r}")
@@ -173,7 +173,7 @@ def _train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto"
     started = time.time()
     last: dict = {}
     last_elbo: dict = {}  # the held-out ELBO of the final weights, reused by the model card
-    bar = progress(total, global_step, desc=f"{arch} {recipe['recipe']}", enabled=dist.is_main)
+    bar = progress(total, global_step, desc=f"{arch} {recipe['recipe']}", enabled=dist.is_main and progress_bar)
     stopped = False
     with StopRequest() as stop:
         while epoch < epochs and global_step < total and not stopped:
@@ -208,6 +208,10 @@ def _train(recipe: dict, out: str | Path, *, device: str | torch.device = "auto"
                     last_elbo = heldout_elbo(model, heldout, device=device)
                     record.update(last_elbo)
             log.write(**record)
+            if dist.is_main and not progress_bar:  # detached runs: one line per epoch in the log
+                losses = ", ".join(f"{k} {float(v):.4g}" for k, v in last.items())
+                print(f"epoch {epoch + 1}/{epochs} step {global_step}: {losses} "
+                      f"({elapsed + time.time() - started:.0f} s)", file=sys.stderr, flush=True)
             if step_in_epoch >= steps_per_epoch:
                 epoch, step_in_epoch = epoch + 1, 0
             save_checkpoint()
