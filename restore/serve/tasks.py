@@ -1,0 +1,329 @@
+"""What a server job does: the command line's own option parsing, then the pipelines, on uploaded files.
+
+Nothing here restores images itself. Options arrive as form fields named like the CLI's long options
+(``steps=10`` is ``--steps 10``) and are parsed by the very ``restore inpaint`` / ``restore sr`` parsers
+(:func:`restore.cli.main.build_parser`), so ranges, choices, defaults and error messages are the
+CLI's. The work is :class:`restore.pipelines.Inpainter` / :class:`restore.pipelines.SuperResolver`
+between :func:`restore.io.read_image` and :func:`restore.io.write_image`, as in ``cli/inpaint.py`` and
+``cli/sr.py``; metrics are ``restore metrics``' own scoring.
+
+Only an allow-list of options is accepted: nothing that names a path (``--output``, ``--mask`` as a
+path, a ``--model`` file) or changes the server (``--device``), and ``model`` must be a registry name.
+
+Example:
+    >>> opts = parse_options("sr", {"model": "bicubic", "outscale": "2"})
+    >>> opts.args.model, opts.args.outscale, opts.output_format
+    ('bicubic', 2.0, 'png')
+    >>> parse_options("inpaint", {"steps": "many"})
+    Traceback (most recent call last):
+    ...
+    restore.serve.tasks.FieldError: field steps: expected an integer, got 'many'
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from ..errors import RestoreError
+
+#: Option fields each task accepts: the CLI's long options without the dashes (nothing that names a path).
+OPTION_FIELDS = {
+    "inpaint": ("method", "model", "vae-model", "steps", "restarts", "lambda", "lr", "seed", "blend",
+                "blend-solver", "margin", "invert-mask", "precision"),
+    "sr": ("model", "scale", "outscale", "tile", "tile-pad", "precision", "background"),
+    "preview": (),
+}
+#: Fields every task accepts beside its options: the output format and the metrics protocol
+#: (``restore metrics --y-channel --crop-border N``), used when a ``reference`` file is sent.
+COMMON_FIELDS = ("format", "y-channel", "crop-border")
+#: File fields each task accepts (``image`` is required everywhere, ``mask`` for inpainting).
+FILE_FIELDS = {"inpaint": ("image", "mask", "reference"), "sr": ("image", "reference"), "preview": ("image",)}
+REQUIRED_FILES = {"inpaint": ("image", "mask"), "sr": ("image",), "preview": ("image",)}
+#: ``format``: png (default), the input's own format (``input``, as ``restore sr --ext auto``), jpg, webp.
+FORMATS = ("png", "input", "jpg", "webp")
+#: Option fields that are on/off flags on the command line.
+FLAG_FIELDS = ("invert-mask",)
+MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".tif": "image/tiff", ".tiff": "image/tiff", ".bmp": "image/bmp"}
+_TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no", "")
+
+
+class FieldError(RestoreError):
+    """A form field the server cannot take (unknown, repeated, out of range): HTTP 400."""
+
+
+@dataclass
+class Options:
+    """A request's parsed options.
+
+    Attributes:
+        task: ``"inpaint"``, ``"sr"`` or ``"preview"``.
+        args: the CLI's ``argparse.Namespace`` for that command (``None`` for ``preview``).
+        output_format: one of :data:`FORMATS`.
+        y_channel, crop_border: the metrics protocol, ``None`` = the task's default.
+        given: the option fields as received (for the job's status).
+    """
+
+    task: str
+    args: argparse.Namespace | None
+    output_format: str = "png"
+    y_channel: bool | None = None
+    crop_border: int | None = None
+    given: dict = field(default_factory=dict)
+
+
+_parser_lock = threading.Lock()
+_parser_cache: dict = {}
+
+
+def _command_parser(task: str) -> argparse.ArgumentParser:
+    """The ``restore inpaint`` / ``restore sr`` sub-parser, built once (argparse is cheap to reuse)."""
+    with _parser_lock:
+        if "root" not in _parser_cache:
+            from ..cli.main import build_parser
+
+            _parser_cache["root"] = build_parser()
+        return _parser_cache["root"]
+
+
+def _cli_message(text: str) -> str:
+    """``restore inpaint: argument --steps: expected ... (see restore inpaint --help)`` -> ``field steps: expected ...``."""
+    text = re.sub(r"^restore(?: [\w-]+)?: ", "", text)
+    text = re.sub(r"\s*\(see restore[^)]*--help\)$", "", text)
+    return re.sub(r"argument --([\w-]+)(?:/-\w)?:", r"field \1:", text)
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise FieldError(f"field {name}: expected true or false, got {value!r}")
+
+
+def served_models(task: str) -> list[str]:
+    """Model names a request may ask for: shipped registry models whose file is installed, plus for
+    ``sr`` the classical upscalers. ``task``: ``"sr"``, ``"gan"`` or ``"vae"``."""
+    from ..registry import list_models
+
+    names = [e.name for e in list_models(task) if e.path.is_file()]
+    if task == "sr":
+        from ..archs.classical import CLASSICAL_UPSCALERS
+
+        names += list(CLASSICAL_UPSCALERS)
+    return names
+
+
+def parse_options(task: str, fields: dict[str, str]) -> Options:
+    """Parse a request's option fields with the CLI's parser for ``task``.
+
+    Args:
+        task: ``"inpaint"``, ``"sr"`` or ``"preview"``.
+        fields: ``{name: text}`` of the non-file form fields.
+
+    Raises:
+        FieldError: an unknown field, a value the CLI would refuse (its message, ``--steps`` shown as
+            ``field steps``), or a model the server does not offer.
+    """
+    from ..cli.options import number
+
+    allowed = OPTION_FIELDS[task] + COMMON_FIELDS
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise FieldError(f"unknown field {unknown[0]!r} for {task} (fields: {', '.join(allowed)}, and the files "
+                         f"{', '.join(FILE_FIELDS[task])})")
+    opts = Options(task=task, args=None, given=dict(fields))
+    fmt = fields.get("format", "png").strip().lower()
+    if fmt not in FORMATS:
+        raise FieldError(f"field format: invalid choice: {fmt!r} (choose from {', '.join(FORMATS)})")
+    opts.output_format = fmt
+    if "y-channel" in fields:
+        opts.y_channel = _flag("y-channel", fields["y-channel"])
+    if "crop-border" in fields:
+        try:
+            opts.crop_border = number(int, low=0, high=4096)(fields["crop-border"])
+        except argparse.ArgumentTypeError as exc:
+            raise FieldError(f"field crop-border: {exc}") from None
+    if task == "preview":
+        return opts
+
+    # The CLI's parser does the checking: placeholders stand in for the positional and --mask paths.
+    argv = [task, "upload"] + (["--mask", "upload"] if task == "inpaint" else [])
+    for name in OPTION_FIELDS[task]:
+        if name not in fields:
+            continue
+        if name in FLAG_FIELDS:
+            argv += [f"--{name}"] if _flag(name, fields[name]) else []
+        else:
+            argv.append(f"--{name}={fields[name]}")  # one token: a value starting with '-' stays a value
+    from ..cli.main import UsageError
+
+    parser = _command_parser(task)
+    try:
+        with _parser_lock:  # argparse keeps no per-call state, but one parse at a time costs nothing
+            args = parser.parse_args(argv)
+    except UsageError as exc:
+        raise FieldError(_cli_message(str(exc))) from None
+    except SystemExit:  # argparse's own exits (e.g. --help) cannot come from '--name=value' tokens; be safe
+        raise FieldError("the options could not be parsed") from None
+    for name, task_of_model in (("model", {"inpaint": None, "sr": "sr"}[task]), ("vae-model", "vae")):
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is None:
+            continue
+        offered = (served_models("gan") + served_models("vae")) if task_of_model is None else served_models(task_of_model)
+        if value not in offered:
+            raise FieldError(f"field {name}: {value!r} is not a model this server offers (choose from "
+                             f"{', '.join(offered) or 'none'}); the server opens no file named by a request")
+    opts.args = args
+    return opts
+
+
+# ---------------------------------------------------------------------------------------------- the work
+
+
+class PipelineCache:
+    """The last few pipelines built, keyed by their settings (loading weights once, not per request).
+
+    Used by the server's single worker thread only.
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key, build):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = build()
+        self._items[key] = value
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+@dataclass
+class Outcome:
+    """A finished job's result file and what the page shows about it.
+
+    Attributes:
+        path: the written file (in the job's private folder).
+        download_name: the CLI's output name for the upload (``photo.png`` -> ``photo_inpainted.png``).
+        media_type: e.g. ``"image/png"``.
+        width, height: of the result in pixels.
+        metrics: ``{"psnr", "ssim", "y_channel", "crop_border"}`` against the ``reference`` upload, or
+            ``{"error": ...}`` when it could not be compared, or ``None`` without a reference.
+        info: a few facts (model name, scale, crop used...).
+    """
+
+    path: Path
+    download_name: str
+    media_type: str
+    width: int
+    height: int
+    metrics: dict | None = None
+    info: dict = field(default_factory=dict)
+
+
+_FORMAT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tiff", "BMP": ".bmp"}
+
+
+def _output_path(folder: Path, stem: str, image, suffix: str, output_format: str) -> Path:
+    """Where the result goes, by the CLI's own naming rule (:func:`restore.cli.sr.plan_outputs`)."""
+    from ..cli.sr import plan_outputs
+
+    source = folder / f"{stem}{_FORMAT_EXT.get(image.format or '', '.png')}"  # the upload under its real format
+    ext = "auto" if output_format == "input" else output_format
+    return plan_outputs([source], output=str(folder / "out"), suffix=suffix, ext=ext,
+                        has_alpha=lambda _: image.alpha is not None)[0]
+
+
+def _score(reference: Path, result: Path, y_channel: bool, crop_border: int) -> dict:
+    """``restore metrics REF RESULT [--y-channel] [--crop-border N]`` for one pair (its own code)."""
+    from ..cli.metrics import _score_pair
+
+    args = SimpleNamespace(y_channel=y_channel, crop_border=crop_border)
+    row = _score_pair(reference, result, args, None, None, None)
+    finite = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items() if k in ("psnr", "ssim")}
+    return {**finite, "y_channel": y_channel, "crop_border": crop_border}
+
+
+def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, device: str,
+             cache: PipelineCache) -> Outcome:
+    """Run one request: read the uploads, restore, write the result into ``folder``, score it.
+
+    Args:
+        opts: from :func:`parse_options`.
+        files: ``{"image": path, "mask": path, "reference": path}`` of the saved uploads.
+        folder: the job's private folder (the result is written there).
+        stem: the upload's file stem, for the download name.
+        device: the server's ``--device``.
+        cache: pipelines kept between jobs.
+
+    Raises:
+        RestoreError: what the CLI would print for the same files and options (paths are the
+            caller's to replace by the uploads' names).
+    """
+    from ..io import read_image, write_image
+
+    image = read_image(files["image"])
+    info: dict = {}
+    if opts.task == "preview":
+        dst = folder / "preview.png"
+        write_image(dst, image, bit_depth=8, icc_profile=b"")  # what a browser shows: 8-bit PNG
+        return Outcome(dst, f"{stem}.png", "image/png", *image.size)
+    args = opts.args
+    if opts.task == "inpaint":
+        from ..inpainting import semantic
+        from ..inpainting.masks import load_mask
+        from ..pipelines.inpainting import Inpainter
+
+        known = load_mask(files["mask"], tuple(image.tensor.shape[-2:]), invert=args.invert_mask)
+        settings = dict(vae=args.vae_model, device=device, steps=args.steps, restarts=args.restarts, lam=args.lam,
+                        lr=args.lr if args.lr is not None else semantic.DEFAULT_LR, seed=args.seed, blend=args.blend,
+                        blend_solver=args.blend_solver, margin=args.margin, precision=args.precision)
+        key = ("inpaint", args.model, args.method, tuple(sorted(settings.items())))
+        inpainter = cache.get(key, lambda: Inpainter.from_pretrained(args.model, args.method, progress=False,
+                                                                     **settings))
+        out = inpainter.inpaint(image.tensor, known)
+        result = image.with_pixels(out, image.alpha)
+        suffix = "_inpainted"
+        info = {"method": args.method, "model": inpainter.name, **{k: v for k, v in inpainter.last_info[0].items()
+                                                                    if k in ("crop", "upscale", "loss")}}
+    else:
+        from ..io import flatten_alpha
+        from ..pipelines.super_resolution import SuperResolver
+
+        scale = args.scale if args.scale is not None or args.model is not None else 4  # as `restore sr`
+        key = ("sr", args.model, device, args.precision, args.tile, args.tile_pad, scale)
+        resolver = cache.get(key, lambda: SuperResolver.from_pretrained(
+            args.model, device=device, precision=args.precision, tile=args.tile, tile_pad=args.tile_pad,
+            compile=False, scale=scale))
+        outscale = args.outscale if args.outscale is not None else resolver.scale
+        colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
+        if alpha is not None and args.background is not None:
+            colour, alpha = flatten_alpha(colour, alpha, args.background), None
+        result = image.with_pixels(colour, alpha)
+        suffix = f"_x{outscale:g}"
+        info = {"model": resolver.name, "scale": resolver.scale, "outscale": outscale}
+    dst = _output_path(folder, stem, image, suffix, opts.output_format)
+    write_image(dst, result)
+    metrics = None
+    if "reference" in files:
+        y_channel = opts.y_channel if opts.y_channel is not None else opts.task == "sr"
+        crop = opts.crop_border if opts.crop_border is not None else (
+            int(round(info["outscale"])) if opts.task == "sr" else 0)
+        try:
+            metrics = _score(files["reference"], dst, y_channel, crop)
+        except RestoreError as exc:  # a reference of another size: the result still stands
+            metrics = {"error": str(exc)}
+    width, height = result.size
+    return Outcome(dst, dst.name, MEDIA_TYPES.get(dst.suffix.lower(), "application/octet-stream"), width, height,
+                   metrics, info)
