@@ -70,8 +70,11 @@ def register(kinds) -> None:
                             ("srgan", "SRGAN: VGG content + adversarial loss, generator from --init")):
         p = kinds.add_parser(kind, help=help_text, description=help_text + ". Flags override the recipe.")
         _add_common(p)
+        p.add_argument("--init", metavar="WEIGHTS",
+                       help="SRResNet .safetensors (model card beside it) or a registered name to start the generator "
+                            "from: a warm start (fresh optimiser and schedule); weights of another scale give "
+                            "every tensor that fits (trunk, shared upsampling stages, output conv)")
         if kind == "srgan":
-            p.add_argument("--init", metavar="WEIGHTS", help="SRResNet .safetensors (model card beside it) to start from")
             p.add_argument("--adv-weight", type=number(float, low=0), help="adversarial loss weight (1e-3)")
             p.add_argument("--tv-weight", type=number(float, low=0), help="total-variation loss weight (0)")
             p.add_argument("--pixel-weight", type=number(float, low=0), help="extra pixel MSE weight (0)")
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise RestoreError(f"recipe {recipe['recipe']!r} is for {recipe.get('kind')}, not {kind}")
     out = args.out or f"runs/{kind}_x{recipe['scale']}"
     result = train(recipe, data=args.data, val=args.val, out=out, device=args.device,
-                   init=getattr(args, "init", None), resume=args.resume, progress_bar=not args.no_progress,
+                   init=args.init, resume=args.resume, progress_bar=not args.no_progress,
                    command="restore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     if result["stopped"]:
         return 130

@@ -206,3 +206,30 @@ def test_validation_and_checkpoints_also_by_wall_time(images, tmp_path):
     assert rc == 0
     assert [r["step"] for r in _records(out) if r.get("event") == "val"] == [1, 2, 3, 4]
     assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 4
+
+
+def test_srresnet_warm_start_same_and_across_scales(images, tmp_path):
+    base = tmp_path / "x4"
+    assert main(["train", "srresnet", "--data", str(images / "train"), "--out", str(base), "--steps", "2", *TINY]) == 0
+    x4, _ = load_model(base / "srresnet_x4.safetensors")
+    for scale in ("4", "2"):
+        out = tmp_path / f"warm_x{scale}"
+        rc = main(["train", "srresnet", "--init", str(base / "srresnet_x4.safetensors"), "--scale", scale,
+                   "--data", str(images / "train"), "--out", str(out), "--steps", "1", "--lr", "1e-12", *TINY])
+        assert rc == 0
+        start = next(r for r in _records(out) if r.get("event") == "start")
+        assert ("x4 weights for x2" in start["init"]) == (scale == "2")
+        model, info = load_model(out / f"srresnet_x{scale}.safetensors")
+        assert info["card"]["init"] == str(base / "srresnet_x4.safetensors")
+        ours, theirs = model.state_dict(), x4.state_dict()
+        shared = [k for k in ours if k in theirs and ours[k].shape == theirs[k].shape]
+        assert any(k.startswith("blocks.") for k in shared) and any(k.startswith("upsample.0.") for k in shared)
+        params = dict(model.named_parameters())  # (BatchNorm's running statistics move in any step)
+        for k in shared:  # one step at lr 1e-12: the warm start's parameters are the x4 model's
+            if k in params:
+                torch.testing.assert_close(ours[k], theirs[k], atol=1e-6, rtol=0)
+        assert (scale == "2") == ("upsample.1.0.weight" in theirs and "upsample.1.0.weight" not in ours)
+    # another trunk (channels) is refused with one line
+    assert main(["train", "srresnet", "--init", str(base / "srresnet_x4.safetensors"), "--scale", "2",
+                 "--data", str(images / "train"), "--out", str(tmp_path / "bad"), "--steps", "1",
+                 *TINY[:-1], "--channels", "16"]) == 2

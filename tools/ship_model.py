@@ -10,6 +10,8 @@ Usage:
     python tools/ship_model.py runs/srresnet_x4/srresnet_x4.safetensors --name srresnet-x4 --fp16 \\
         --metrics benchmarks/results/sr_eval_x4.json --metrics-key srresnet_x4 \\
         --description "SRResNet x4 (no BN, L1), BSDS500+T91, CPU bf16" --licence "..."
+    python tools/ship_model.py runs/faces64-dcgan/faces64-dcgan.safetensors --name faces64-dcgan --fp16 \\
+        --metric fad_alex_10k=12.3 --metric-command "python benchmarks/generative_quality.py ..."
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fp16", action="store_true", help="store the tensors in fp16 (half the size)")
     ap.add_argument("--metrics", type=Path, help="benchmark JSON with a 'summary' of methods")
     ap.add_argument("--metrics-key", help="the method's key in that summary, e.g. 'srresnet_x4 (bf16)'")
+    ap.add_argument("--metric", action="append", default=[], metavar="KEY=VALUE",
+                    help="a headline metric measured elsewhere (generative priors: fad_alex_10k=..., repeatable)")
+    ap.add_argument("--metric-command", help="the command that measured the --metric values")
     ap.add_argument("--description", default="")
     ap.add_argument("--licence", default="")
     ap.add_argument("--warm-start", action="store_true",
@@ -72,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in bench["summary"].items():  # the same model in each precision measured
             if key.startswith(base + " ("):
                 card["metrics"].setdefault("by_precision", {})[key[len(base) + 2:-1]] = value
+    for item in args.metric:
+        key, _, value = item.partition("=")
+        metrics[key] = float(value)
+    if args.metric:
+        card["metrics"] = dict(card.get("metrics") or {}, **metrics, command=args.metric_command)
     for key in ("file", "sha256", "dtype"):
         card.pop(key, None)
     path = export_model(WEIGHTS_DIR, args.name, state, card, fp16=args.fp16)

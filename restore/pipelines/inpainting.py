@@ -42,8 +42,9 @@ from ..inpainting.methods import METHODS, SEMANTIC_METHODS
 BLENDS = ("poisson", "none")
 #: (steps, restarts) by device type: a few seconds per image on a CPU, the paper's regime on a GPU.
 DEVICE_DEFAULTS = {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)}
-#: Registry names preferred when no model is named (first one shipped wins).
-PREFERRED = {"gan": ("faces64-dcgan", "fashion-dcgan"), "vae": ("faces64-vae", "fashion-vae")}
+#: Registry names preferred when no model is named (first one shipped wins). Fashion-MNIST stays the
+#: default until the prior is chosen by the image's domain (a face detector); name faces64-* for faces.
+PREFERRED = {"gan": ("fashion-dcgan", "faces64-dcgan"), "vae": ("fashion-vae", "faces64-vae")}
 
 
 def default_model(task: str) -> str:

@@ -112,18 +112,35 @@ def validate(generator: torch.nn.Module, pairs, scale: int, device: torch.device
     return {k: round(v / n, 5) for k, v in totals.items()}
 
 
-def _load_init(generator: torch.nn.Module, path: str, scale: int) -> None:
+def _load_init(generator: torch.nn.Module, path: str, scale: int) -> str:
+    """Start ``generator`` from SRResNet weights; returns a one-line account of what was taken.
+
+    Weights of the same scale load whole. Weights of another scale (e.g. x4 to start x2, the warm start
+    EDSR uses across scales) give every tensor whose name and shape match: the feature extractor and
+    the residual trunk, the upsampling stages both have, and the output convolution; stages the
+    target has beyond the source's stay freshly initialised.
+    """
     from ..registry import load_model
 
     model, info = load_model(path, task="sr")
     if info["arch"] != "srresnet":
         raise RestoreError(f"{path}: --init needs SRResNet weights, this is {info['arch']}")
-    if info["config"].get("scale") != scale:
-        raise RestoreError(f"{path}: --init weights are x{info['config'].get('scale')}, training is x{scale}")
-    if dict({"norm": "batch"}, **info["config"]) != generator.config:
+    theirs_config = dict({"norm": "batch"}, **info["config"])
+    ours_config = generator.config
+    if {k: v for k, v in theirs_config.items() if k != "scale"} != {k: v for k, v in ours_config.items()
+                                                                    if k != "scale"}:
         theirs = ", ".join(f"{k}={v}" for k, v in info["config"].items())
-        raise RestoreError(f"{path}: --init weights are SRResNet({theirs}); set --num-blocks/--channels to match")
-    generator.load_state_dict(model.state_dict())
+        raise RestoreError(f"{path}: --init weights are SRResNet({theirs}); set --num-blocks/--channels/--norm "
+                           "to match")
+    source_scale = info["config"].get("scale")
+    if source_scale == scale:
+        generator.load_state_dict(model.state_dict())
+        return f"generator from {path} (x{scale}, all tensors)"
+    ours, source = generator.state_dict(), model.state_dict()
+    taken = {k: v for k, v in source.items() if k in ours and ours[k].shape == v.shape}
+    generator.load_state_dict(taken, strict=False)
+    return (f"generator from {path} (x{source_scale} weights for x{scale}: {len(taken)} of {len(ours)} tensors "
+            f"taken, {len(ours) - len(taken)} fresh)")
 
 
 def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | None = None,
@@ -177,8 +194,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
 
         # ---- networks, optimisers, schedules
         generator = build_generator(recipe).to(device)
-        if init and not resume:
-            _load_init(generator, init, scale)
+        init_note = _load_init(generator, init, scale) if init and not resume else None
         opt_g = torch.optim.Adam(generator.parameters(), lr=recipe["lr"], betas=tuple(recipe["betas"]))
         sched_g = _scheduler(opt_g, recipe)
         discriminator = opt_d = sched_d = content = None
@@ -252,7 +268,10 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
             print(f"restore train: {kind} x{scale} on {describe_device(device)} in {precision_name(dtype)}, "
                   f"{torch.get_num_threads()} threads, {len(paths)} training images, steps {start}..{steps}",
                   file=sys.stderr)
+            if init_note:
+                print(f"restore train: {init_note}", file=sys.stderr)
             log.write(event="start", kind=kind, step=start, recipe=recipe, world_size=dist.world_size,
+                      init=init_note,
                       device=describe_device(device), precision=precision_name(dtype), threads=torch.get_num_threads(),
                       train_images=len(paths))
 
@@ -371,7 +390,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     "wall_time_s": round(elapsed, 1), "patches_per_s": rate and round(rate, 2),
                     "validation": dict(last_val, folder=str(val)) if last_val else None,
                     "degradation": "MATLAB bicubic (restore.data.degradation.degrade)",
-                    "command": command}
+                    "init": init if init else None, "command": command}
             if content is not None:
                 card["content_loss"] = {"net": content.arch, "layer": content.layer_used, "source": content.source}
             weights = engine.export_model(out, name, eval_model().state_dict(), card)

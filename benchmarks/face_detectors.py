@@ -1,0 +1,170 @@
+"""Which offline face detector decides "is this a face?" for ``restore inpaint --method auto``.
+
+Each candidate runs in its own process (OpenCV 4 and OpenCV 5 cannot share one), on the same inputs:
+
+- the 1,000 held-out CelebA faces (64x64, ``18000.jpg``-``18999.jpg``), whole, and with the centre 32x32
+  hole the inpainting benchmark uses, pre-filled by Telea (what ``auto`` can see without peeking);
+- scikit-image's bundled non-face photos (coffee, chelsea, rocket, brick, ...): none may be accepted.
+
+Every image goes through the same preparation (:func:`restore.inpainting.faces.prepare_for_detection`
+when the detector is the shipped one; here a copy of it, so candidates that are not installed can be
+tried from another ``PYTHONPATH``).
+
+Usage:
+    python benchmarks/face_detectors.py --detector skimage-lbp                       # no extra package
+    PYTHONPATH=/tmp/cv4 python benchmarks/face_detectors.py --detector opencv4-haar  # opencv-python-headless<5
+    PYTHONPATH=/tmp/dlib python benchmarks/face_detectors.py --detector dlib-hog     # dlib-bin
+    python benchmarks/face_detectors.py --table                                      # the table of all
+
+Writes ``benchmarks/results/face_detectors.json`` (one entry per detector, merged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "face_detectors.json"
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces64" / "celeba64_train.tar.gz"
+NON_FACES = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "horse", "hubble_deep_field",
+             "immunohistochemistry", "moon", "page", "text", "coins", "clock", "logo", "retina", "colorwheel",
+             "stereo_motorcycle", "cell")
+PEOPLE = ("astronaut", "camera")  # photos with a person: reported, not scored
+
+
+def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """uint8 (H, W, 3) -> (uint8 RGB at least 192 px on the short side with a 20% edge margin, scale)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = max(1.0, 192 / (min(h, w) * 1.4)) if min(h, w) < 192 else min(1.0, 1024 / max(h, w))
+    if scale != 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)),
+                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    if min(h, w) < 192:  # tight crops: give the detector the margin its windows were trained with
+        m = round(0.2 * min(image.shape[:2]))
+        image = cv2.copyMakeBorder(image, m, m, m, m, cv2.BORDER_REPLICATE)
+    return image, scale
+
+
+def make_detector(name: str):
+    """A function uint8 RGB (H, W, 3) -> number of faces found, for the candidate ``name``."""
+    if name == "skimage-lbp":
+        from skimage import data
+        from skimage.feature import Cascade
+
+        cascade = Cascade(data.lbp_frontal_face_cascade_filename())
+
+        def detect(rgb):
+            gray = rgb.mean(axis=2).astype(np.float32) / 255
+            s = min(gray.shape)
+            return len(cascade.detect_multi_scale(gray, scale_factor=1.2, step_ratio=1,
+                                                  min_size=(s // 5, s // 5), max_size=(s, s), min_neighbor_number=4))
+        return detect
+    if name.startswith("opencv4-haar"):  # opencv4-haar[-alt2][:NEIGHBOURS]
+        import cv2
+
+        name, _, neighbours = name.partition(":")
+        neighbours = int(neighbours or 5)
+        file = {"opencv4-haar": "haarcascade_frontalface_default.xml",
+                "opencv4-haar-alt2": "haarcascade_frontalface_alt2.xml"}[name]
+        cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / file))
+        if cascade.empty():
+            raise SystemExit(f"{name}: no cascade file in this OpenCV ({cv2.__version__})")
+
+        def detect(rgb):
+            gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+            s = min(gray.shape)
+            return len(cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=neighbours, minSize=(s // 5, s // 5)))
+        return detect
+    if name == "dlib-hog":
+        import dlib
+
+        hog = dlib.get_frontal_face_detector()
+        return lambda rgb: len(hog(np.ascontiguousarray(rgb), 0))
+    raise SystemExit(f"unknown detector {name!r}")
+
+
+def heldout_faces(limit: int | None) -> np.ndarray:
+    """The held-out faces as uint8 (N, 64, 64, 3)."""
+    from restore.data.generative import load_generative_data
+
+    faces = load_generative_data(str(FACES), resolution=64, channels=3, split="heldout", holdout=1000, limit=limit)
+    return faces.images.permute(0, 2, 3, 1).numpy()
+
+
+def centre_hole_telea(face: np.ndarray) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(face.shape[:2], np.uint8)
+    mask[16:48, 16:48] = 255
+    return cv2.inpaint(np.ascontiguousarray(face), mask, 3, cv2.INPAINT_TELEA)
+
+
+def non_face_photos() -> dict[str, np.ndarray]:
+    from skimage import data
+    from skimage.color import gray2rgb, rgba2rgb
+    from skimage.util import img_as_ubyte
+
+    photos = {}
+    for name in NON_FACES + PEOPLE:
+        image = getattr(data, name)()
+        image = image[0] if isinstance(image, tuple) else image
+        image = img_as_ubyte(image)
+        image = gray2rgb(image) if image.ndim == 2 else image
+        photos[name] = img_as_ubyte(rgba2rgb(image)) if image.shape[2] == 4 else image
+    return photos
+
+
+def measure(name: str, limit: int | None) -> dict:
+    detect = make_detector(name)
+    faces = heldout_faces(limit)
+    started = time.perf_counter()
+    whole = [detect(prepare(f)[0]) > 0 for f in faces]
+    seconds = (time.perf_counter() - started) / len(faces)
+    holed = [detect(prepare(centre_hole_telea(f))[0]) > 0 for f in faces]
+    photos = {k: int(detect(prepare(v)[0])) for k, v in non_face_photos().items()}
+    return {"detector": name, "faces": len(faces),
+            "accepted_whole": round(float(np.mean(whole)), 4),
+            "accepted_centre_hole_telea": round(float(np.mean(holed)), 4),
+            "ms_per_face": round(seconds * 1000, 2),
+            "false_accepts": sorted(k for k in NON_FACES if photos[k]),
+            "detections_on_non_faces": {k: photos[k] for k in NON_FACES},
+            "detections_on_people": {k: photos[k] for k in PEOPLE}}
+
+
+def table(results: dict) -> str:
+    rows = ["| detector | faces accepted (whole) | faces accepted (centre hole, Telea) | non-face photos accepted | ms/face |",
+            "|---|---|---|---|---|"]
+    for r in results.values():
+        fa = ", ".join(r["false_accepts"]) or "none"
+        rows.append(f"| {r['detector']} | {100 * r['accepted_whole']:.1f}% | {100 * r['accepted_centre_hole_telea']:.1f}% | "
+                    f"{len(r['false_accepts'])}/{len(NON_FACES)} ({fa}) | {r['ms_per_face']} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", help="skimage-lbp, opencv4-haar, opencv4-haar-alt2, dlib-hog; "
+                                       "opencv4-haar:N sets minNeighbors (default 5)")
+    ap.add_argument("--limit", type=int, help="first N held-out faces only")
+    ap.add_argument("--table", action="store_true", help="print the table of all measured detectors")
+    args = ap.parse_args(argv)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.detector:
+        result = measure(args.detector, args.limit)
+        result["command"] = " ".join(["python", "benchmarks/face_detectors.py", *sys.argv[1:]])
+        results[args.detector] = result
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
