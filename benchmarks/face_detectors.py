@@ -6,15 +6,19 @@ Each candidate runs in its own process (OpenCV 4 and OpenCV 5 cannot share one),
   hole the inpainting benchmark uses, pre-filled by Telea (what ``auto`` can see without peeking);
 - scikit-image's bundled non-face photos (coffee, chelsea, rocket, brick, ...): none may be accepted.
 
-Every image goes through the same preparation (:func:`restore.inpainting.faces.prepare_for_detection`
-when the detector is the shipped one; here a copy of it, so candidates that are not installed can be
-tried from another ``PYTHONPATH``).
+Every image goes through the same preparation (:func:`restore.inpainting.faces.prepare_for_detection`);
+candidates that are not installed are tried from another ``PYTHONPATH``.
+
+``--framing`` measures, with the shipped detector, how a CelebA training crop frames the detected box
+(the crop's side over the box's side, and the crop centre's offset from the box centre): the constants
+``CROP_PER_BOX`` and ``CROP_OFFSET`` of :mod:`restore.inpainting.faces`.
 
 Usage:
     python benchmarks/face_detectors.py --detector skimage-lbp                       # no extra package
     PYTHONPATH=/tmp/cv4 python benchmarks/face_detectors.py --detector opencv4-haar  # opencv-python-headless<5
     PYTHONPATH=/tmp/dlib python benchmarks/face_detectors.py --detector dlib-hog     # dlib-bin
     python benchmarks/face_detectors.py --table                                      # the table of all
+    python benchmarks/face_detectors.py --framing                                    # crop framing
 
 Writes ``benchmarks/results/face_detectors.json`` (one entry per detector, merged).
 """
@@ -38,18 +42,11 @@ PEOPLE = ("astronaut", "camera")  # photos with a person: reported, not scored
 
 
 def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """uint8 (H, W, 3) -> (uint8 RGB at least 192 px on the short side with a 20% edge margin, scale)."""
-    import cv2
+    """The shipped preparation (enlarge tight crops, add an edge margin): the same for every candidate."""
+    from restore.inpainting.faces import prepare_for_detection
 
-    h, w = image.shape[:2]
-    scale = max(1.0, 192 / (min(h, w) * 1.4)) if min(h, w) < 192 else min(1.0, 1024 / max(h, w))
-    if scale != 1.0:
-        image = cv2.resize(image, (round(w * scale), round(h * scale)),
-                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-    if min(h, w) < 192:  # tight crops: give the detector the margin its windows were trained with
-        m = round(0.2 * min(image.shape[:2]))
-        image = cv2.copyMakeBorder(image, m, m, m, m, cv2.BORDER_REPLICATE)
-    return image, scale
+    prepared, scale, _ = prepare_for_detection(image)
+    return prepared, scale
 
 
 def make_detector(name: str):
@@ -138,10 +135,31 @@ def measure(name: str, limit: int | None) -> dict:
             "detections_on_people": {k: photos[k] for k in PEOPLE}}
 
 
+def framing(limit: int | None) -> dict:
+    """Medians over the held-out faces with exactly one detection (shipped detector, whole faces)."""
+    from restore.inpainting.faces import detect_faces
+
+    faces = heldout_faces(limit)
+    side = faces.shape[1]
+    ratios, offsets_y, offsets_x = [], [], []
+    for face in faces:
+        boxes = detect_faces(face)
+        if len(boxes) != 1:
+            continue
+        b = boxes[0]
+        ratios.append(side / b.size)
+        offsets_y.append((side / 2 - (b.top + b.size / 2)) / b.size)
+        offsets_x.append((side / 2 - (b.left + b.size / 2)) / b.size)
+    q = lambda v: [round(float(x), 4) for x in np.percentile(v, [10, 50, 90])]
+    return {"faces": len(faces), "single_detections": len(ratios),
+            "crop_per_box_p10_p50_p90": q(ratios), "offset_y_p10_p50_p90": q(offsets_y),
+            "offset_x_p10_p50_p90": q(offsets_x)}
+
+
 def table(results: dict) -> str:
     rows = ["| detector | faces accepted (whole) | faces accepted (centre hole, Telea) | non-face photos accepted | ms/face |",
             "|---|---|---|---|---|"]
-    for r in results.values():
+    for r in (r for k, r in results.items() if k != "framing"):
         fa = ", ".join(r["false_accepts"]) or "none"
         rows.append(f"| {r['detector']} | {100 * r['accepted_whole']:.1f}% | {100 * r['accepted_centre_hole_telea']:.1f}% | "
                     f"{len(r['false_accepts'])}/{len(NON_FACES)} ({fa}) | {r['ms_per_face']} |")
@@ -154,8 +172,16 @@ def main(argv: list[str] | None = None) -> None:
                                        "opencv4-haar:N sets minNeighbors (default 5)")
     ap.add_argument("--limit", type=int, help="first N held-out faces only")
     ap.add_argument("--table", action="store_true", help="print the table of all measured detectors")
+    ap.add_argument("--framing", action="store_true", help="measure the crop framing of the shipped detector")
     args = ap.parse_args(argv)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.framing:
+        frame = framing(args.limit)
+        frame["command"] = " ".join(["python", "benchmarks/face_detectors.py", *sys.argv[1:]])
+        results["framing"] = frame
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        print(json.dumps(frame, indent=1))
+        return
     if args.detector:
         result = measure(args.detector, args.limit)
         result["command"] = " ".join(["python", "benchmarks/face_detectors.py", *sys.argv[1:]])

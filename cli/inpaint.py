@@ -18,6 +18,9 @@ masks:
   the alpha plane). --invert-mask reads black as the hole. A mask of another size is resized (nearest).
 
 methods:
+  auto          (default) per image: the face prior (faces64-dcgan) when a face is detected around the
+                hole, fashion-dcgan for gray 28x28/32x32 images, else Telea (biharmonic for scattered
+                pixels); one line per image says which and why. --model NAME alone uses that prior.
   gan           Yeh et al. 2017: search the DCGAN latent space (context + lambda * log(1 - D(G(z))))
   vae           the same search over a VAE decoder with a lambda * ||z||^2 prior
   gan-vae-init  the GAN search started from the VAE encoder's code of the masked image
@@ -35,7 +38,8 @@ output naming:
   the per-step losses, the crop and the settings. Existing files are replaced only with --overwrite.
 
 examples:
-  restore inpaint face.png --mask hole.png --model faces64-dcgan
+  restore inpaint face.png --mask hole.png                      # auto: the face prior for a face
+  restore inpaint face.png --mask hole.png --method gan --model faces64-dcgan
   restore inpaint shirts/ --mask masks/ --method vae -o filled/ --steps 300 --restarts 8
   restore inpaint photo.jpg --mask m.png --method telea
 """
@@ -45,7 +49,7 @@ from restore.cli.options import add_precision, add_trust_unverified, number, SEE
 
 
 def register(subparsers) -> None:
-    from restore.inpainting.methods import METHODS
+    from restore.inpainting.methods import METHOD_CHOICES
 
     p = subparsers.add_parser(
         "inpaint", help="fill holes (semantic inpainting over a GAN/VAE prior, or classical)", epilog=EPILOG,
@@ -59,7 +63,8 @@ def register(subparsers) -> None:
                    help="the prior (GAN for gan/gan-vae-init, VAE for vae); default: the shipped one")
     p.add_argument("--vae-model", default=None, metavar="NAME|PATH",
                    help="the encoder for gan-vae-init (default: the VAE trained on the GAN's data)")
-    p.add_argument("--method", default="gan", choices=METHODS, help="default: gan")
+    p.add_argument("--method", default="auto", choices=METHOD_CHOICES,
+                   help="default: auto (a prior only where the image is in its domain, else classical)")
     p.add_argument("--steps", type=number(int, low=0, high=100_000), default=None, metavar="N",
                    help="Adam steps (default: 100 on CPU, 1000 on CUDA)")
     p.add_argument("--restarts", type=number(int, low=1, high=4096), default=None, metavar="K",
@@ -190,12 +195,18 @@ def _inpaint_group(group: list, inpainter, args, protect: tuple) -> None:
         where = (f"crop {crop['size']}x{crop['size']} at ({crop['top']}, {crop['left']}), "
                  f"back by {info['upscale']}" if crop else "whole image")
         batch = f", batch of {len(group)}" if len(group) > 1 else ""
-        print(f"{src} -> {dst} ({args.method}, {where}, {seconds:.2f}s/image{batch})", file=sys.stderr)
+        method = info.get("method", inpainter.method)
+        if "reason" in info:  # auto: which method and prior, and why
+            model = f" with {info['model']}" if info["model"] else ""
+            print(f"restore inpaint: {src}: {method}{model}: {info['reason']}", file=sys.stderr)
+        print(f"{src} -> {dst} ({method}, {where}, {seconds:.2f}s/image{batch})", file=sys.stderr)
         if args.save_trace:
-            record = {"image": str(src), "output": str(dst), "method": args.method, "model": inpainter.name,
+            record = {"image": str(src), "output": str(dst), "method": method,
+                      "model": info.get("model", inpainter.name) if "reason" in info else inpainter.name,
                       "steps": inpainter.steps, "restarts": inpainter.restarts, "lambda": inpainter.lam,
                       "seed": inpainter.seed, "blend": args.blend, "seconds": seconds,
                       **{k: v for k, v in info.items() if k != "seconds"},
-                      "trace": {k: [round(float(x), 6) for x in v[i]] for k, v in inpainter.last_trace.items() if v}}
+                      "trace": {k: [round(float(x), 6) for x in v[i]] for k, v in inpainter.last_trace.items()
+                                if v and v[i] is not None}}
             atomic_write_bytes(trace_path, (json.dumps(record, indent=1) + "\n").encode(),
                                overwrite=args.overwrite, protect=protect)

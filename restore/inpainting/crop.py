@@ -99,8 +99,8 @@ def resize_known(known: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def fill_any_size(target: torch.Tensor, known: torch.Tensor, fill_fn: Callable, resolution: int, *,
-                  margin: float = DEFAULT_MARGIN,
-                  upscalers: dict[int, Callable] | None = None) -> tuple[torch.Tensor, dict]:
+                  margin: float = DEFAULT_MARGIN, upscalers: dict[int, Callable] | None = None,
+                  box: CropBox | None = None) -> tuple[torch.Tensor, dict]:
     """Run ``fill_fn`` at ``resolution`` for one image of any size.
 
     Args:
@@ -111,15 +111,17 @@ def fill_any_size(target: torch.Tensor, known: torch.Tensor, fill_fn: Callable, 
         margin: context around the hole, as a fraction of the hole's larger side.
         upscalers: ``{scale: sr_fn}`` super-resolution functions ``(1, C, r, r) -> (1, C, r*s, r*s)``;
             used when the crop is exactly ``scale`` times the resolution.
+        box: the square to fill (e.g. a detected face framed as the prior's training crops); ``None``:
+            :func:`plan_crop` around the hole.
 
     Returns:
         ``(fill (1, C, H, W) meaningful inside the hole, info)``; ``info["crop"]`` is the crop used
         (``None`` when the image already had the prior's size), ``info["upscale"]`` how the fill came back.
     """
     h, w = target.shape[-2:]
-    if (h, w) == (resolution, resolution):
+    if box is None and (h, w) == (resolution, resolution):
         return fill_fn(target, known), {"crop": None, "upscale": None}
-    box = plan_crop(known, resolution, margin)
+    box = box or plan_crop(known, resolution, margin)
     crop_y = cut(target, box)
     crop_known = cut(known, box, fill_value=0.0)
     small = fill_fn(resize(crop_y, resolution, "bilinear"), resize_known(crop_known, resolution))

@@ -6,3 +6,6 @@ SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
 #: classical baselines: OpenCV Telea and Navier-Stokes, scikit-image biharmonic.
 CLASSICAL_METHODS = ("telea", "ns", "biharmonic")
 METHODS = SEMANTIC_METHODS + CLASSICAL_METHODS
+#: what ``--method`` accepts: ``auto`` (a prior only for images in its domain, else the best classical
+#: method; :class:`restore.pipelines.inpainting.AutoInpainter`) and every method above.
+METHOD_CHOICES = ("auto",) + METHODS

@@ -39,12 +39,22 @@ from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import blending, classical, crop, masks, semantic
 from ..inpainting.methods import METHODS, SEMANTIC_METHODS
+
 BLENDS = ("poisson", "none")
 #: (steps, restarts) by device type: a few seconds per image on a CPU, the paper's regime on a GPU.
 DEVICE_DEFAULTS = {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)}
-#: Registry names preferred when no model is named (first one shipped wins). Fashion-MNIST stays the
-#: default until the prior is chosen by the image's domain (a face detector); name faces64-* for faces.
-PREFERRED = {"gan": ("fashion-dcgan", "faces64-dcgan"), "vae": ("fashion-vae", "faces64-vae")}
+#: Registry names preferred when no model is named (first one shipped wins): with ``--method gan`` and no
+#: ``--model``, the face prior; ``auto`` chooses by the image (:class:`AutoInpainter`).
+PREFERRED = {"gan": ("faces64-dcgan", "fashion-dcgan"), "vae": ("faces64-vae", "fashion-vae")}
+#: The priors ``auto`` uses, by domain.
+FACE_PRIOR, FASHION_PRIOR = "faces64-dcgan", "fashion-dcgan"
+#: ``auto``'s classical methods, from the 1,000 held-out faces (benchmarks/results/inpaint_faces_classical.json,
+#: LPIPS): Telea is best on holes (centre 0.097 vs NS 0.099, biharmonic 0.117; tied on blocks), biharmonic on
+#: scattered pixels (80% missing: 0.098 vs NS 0.124, Telea 0.171).
+CLASSICAL_FOR_HOLES, CLASSICAL_FOR_SCATTERED = "telea", "biharmonic"
+#: A mask is "scattered" (missing pixels, scratches) when 90% of its hole pixels have a known pixel within
+#: this distance (px); in a block or a centre hole most are far from one.
+SCATTERED_DISTANCE = 3.0
 
 
 def default_model(task: str) -> str:
@@ -175,8 +185,17 @@ class Inpainter:
         Raises:
             RestoreError: unknown model (the message lists the shipped ones), tampered weights, wrong kind.
         """
+        if method == "auto" and name_or_path is None:
+            return AutoInpainter(**kwargs)
+        if method == "auto":  # a named prior without a method: that prior's own search
+            from ..registry import load_model
+
+            model, info = load_model(name_or_path)
+            method = {"dcgan": "gan", "vae": "vae"}.get(info["arch"])
+            if method is None:
+                raise RestoreError(f"{name_or_path}: a {info['arch']} model is not an inpainting prior")
         if method not in METHODS:
-            raise RestoreError(f"unknown inpainting method {method!r} (use {', '.join(METHODS)})")
+            raise RestoreError(f"unknown inpainting method {method!r} (use auto, {', '.join(METHODS)})")
         gan_model = vae_model = None
         name = method
         if method in ("gan", "gan-vae-init"):
@@ -201,11 +220,13 @@ class Inpainter:
         out = self.inpaint(colour, known.expand(colour.shape[0], -1, -1, -1))
         return restore_type(out, alpha)
 
-    def inpaint(self, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    def inpaint(self, target: torch.Tensor, known: torch.Tensor,
+                boxes: list[crop.CropBox | None] | None = None) -> torch.Tensor:
         """``(B, C, H, W)`` in [0, 1] and known map ``(B, 1, H, W)`` -> inpainted ``(B, C, H, W)`` on the host.
 
         Images at the prior's resolution run as one batch (images x restarts); others one by one
-        through a crop. Inputs are not modified.
+        through a crop (``boxes[i]`` when given, e.g. a detected face; else one planned around the hole).
+        Inputs are not modified.
         """
         if target.dim() != 4 or target.shape[1] not in (1, 3):
             raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
@@ -222,14 +243,15 @@ class Inpainter:
             self.last_info = [{"crop": None, "upscale": None} for _ in range(target.shape[0])]
         else:
             res = self.resolution
-            if tuple(target.shape[-2:]) == (res, res):
+            boxes = boxes or [None] * target.shape[0]
+            if tuple(target.shape[-2:]) == (res, res) and not any(boxes):
                 fill = self._fill(target, known)
                 self.last_info = [{"crop": None, "upscale": None} for _ in range(target.shape[0])]
             else:
                 fills = []
                 for i in range(target.shape[0]):
                     f, info = crop.fill_any_size(target[i:i + 1], known[i:i + 1], self._fill, res,
-                                                 margin=self.margin, upscalers=self._sr_upscalers())
+                                                 margin=self.margin, upscalers=self._sr_upscalers(), box=boxes[i])
                     fills.append(f)
                     self.last_info.append(info)
                 fill = torch.cat(fills)
@@ -300,3 +322,135 @@ class Inpainter:
         return (f"Inpainter(method={self.method!r}, model={self.name!r}, steps={self.steps}, "
                 f"restarts={self.restarts}, lam={self.lam}, blend={self.blend!r}, device={self.device}, "
                 f"precision={precision_name(self.dtype)})")
+
+
+class AutoInpainter(Inpainter):
+    """``method="auto"``: per image, a prior only where the image is in that prior's domain, else the best
+    classical method; ``last_info[i]`` says which (``method``, ``model``, ``reason``).
+
+    - a face around the hole (OpenCV's Haar cascade on the image with the hole pre-filled by Telea,
+      :mod:`restore.inpainting.faces`) -> ``faces64-dcgan`` on the face, cut the way CelebA frames faces
+      (the whole image when it is already the prior's 64x64), filled and brought back;
+    - a gray 28x28 or 32x32 image (Fashion-MNIST's form) -> ``fashion-dcgan``;
+    - anything else -> Telea, or biharmonic when the hole is scattered pixels
+      (:data:`CLASSICAL_FOR_HOLES`, :data:`CLASSICAL_FOR_SCATTERED`: the best classical methods measured).
+
+    Keyword arguments are the :class:`Inpainter`'s, used by the prior methods it picks.
+
+    Example:
+        >>> import numpy as np
+        >>> from restore.pipelines.inpainting import AutoInpainter
+        >>> image = np.full((48, 48, 3), 120, np.uint8); mask = np.zeros((48, 48), np.uint8); mask[20:28, 20:28] = 255
+        >>> auto = AutoInpainter()
+        >>> out = auto(image, mask)
+        >>> auto.last_info[0]["method"], auto.last_info[0]["reason"]
+        ('telea', 'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes')
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.pop("method", None)
+        super().__init__("telea", **{k: v for k, v in kwargs.items() if k not in ("gan", "vae", "name")})
+        self.method, self.name, self._kwargs, self._priors = "auto", "auto", kwargs, {}
+        self.resolution = 64  # the face prior's side: callers batch images of this size together
+
+    def choose(self, target: torch.Tensor, known: torch.Tensor) -> dict:
+        """For one image ``(1, C, H, W)`` and its known map: ``{"method", "model", "box", "reason"}``."""
+        from ..registry import list_models
+
+        shipped = {e.name for e in list_models()}
+        c, (h, w) = target.shape[1], target.shape[-2:]
+        top, left, bottom, right = masks.hole_box(known)
+        gray = c == 1 or bool((target[:, :1] == target).all())
+        if c == 3 and not gray and FACE_PRIOR in shipped:
+            face = self._face_around_hole(target, known, (top, left, bottom, right))
+            if isinstance(face, str):
+                return self._classical(known, face)
+            if face is not None:
+                box, where = face
+                return {"method": "gan", "model": FACE_PRIOR, "box": box,
+                        "reason": f"a face around the hole ({where}): the face prior"}
+        if gray and (h, w) in ((28, 28), (32, 32)) and FASHION_PRIOR in shipped:
+            return {"method": "gan", "model": FASHION_PRIOR, "box": None,
+                    "reason": f"a gray {h}x{w} image: the Fashion-MNIST prior's domain"}
+        return self._classical(known, "no face around the hole, not a Fashion-MNIST-sized gray image")
+
+    def _face_around_hole(self, target, known, hole):
+        """``(CropBox or None, description)`` of a detected face holding the hole; a string when a face was
+        found but the hole reaches outside it; ``None`` when no face was found."""
+        from ..inpainting import faces
+
+        prefilled = classical.inpaint_classical(target, known, "telea")
+        rgb = (prefilled[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        found = faces.detect_faces(rgb)
+        if not found:
+            return None
+        h, w = target.shape[-2:]
+        res = 64  # faces64-dcgan's side
+        for face in found:
+            top, left, size = faces.prior_crop(face)
+            where = f"{face.size}x{face.size} at ({face.top}, {face.left})"
+            if (h, w) == (res, res) and face.size >= 0.75 * res:  # already a face crop at the prior's size
+                return None, f"{where}, the whole {res}x{res} image"
+            if top <= hole[0] and left <= hole[1] and hole[2] <= top + size and hole[3] <= left + size:
+                return crop.CropBox(top=top, left=left, size=size), where
+        return (f"a face found ({where}) but the hole reaches outside it")
+
+    def _classical(self, known: torch.Tensor, why: str) -> dict:
+        import cv2
+        import numpy as np
+
+        hole = (known[0, 0] < 0.5).numpy().astype(np.uint8)
+        distance = cv2.distanceTransform(hole, cv2.DIST_L2, 3)[hole > 0]  # to the nearest known pixel
+        scattered = distance.size > 0 and float(np.percentile(distance, 90)) <= SCATTERED_DISTANCE
+        method = CLASSICAL_FOR_SCATTERED if scattered else CLASSICAL_FOR_HOLES
+        kind = "scattered pixels" if scattered else "holes"
+        return {"method": method, "model": None, "box": None, "reason": f"{why}: the best classical method for {kind}"}
+
+    def _prior(self, name: str) -> Inpainter:
+        if name not in self._priors:
+            self._priors[name] = Inpainter.from_pretrained(name, "gan", **self._kwargs)
+        return self._priors[name]
+
+    def inpaint(self, target: torch.Tensor, known: torch.Tensor, boxes=None) -> torch.Tensor:
+        """As :meth:`Inpainter.inpaint`, choosing the method per image (``last_info[i]["reason"]``)."""
+        if target.dim() != 4 or target.shape[1] not in (1, 3):
+            raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
+        if known.shape[0] != target.shape[0] or known.shape[-2:] != target.shape[-2:]:
+            raise RestoreError(f"mask {tuple(known.shape)} does not fit images {tuple(target.shape)}")
+        target, known = target.float().cpu(), (known > 0.5).float().cpu()
+        for i in range(known.shape[0]):
+            masks.check_known(known[i], name=f"mask of image {i}")
+        choices = [self.choose(target[i:i + 1], known[i:i + 1]) for i in range(target.shape[0])]
+        # Images one prior fills whole (at its resolution) run as one batch; the rest one by one.
+        groups: dict = {}
+        for i, choice in enumerate(choices):
+            key = (choice["model"], None) if choice["model"] and choice["box"] is None else (choice["method"], i)
+            groups.setdefault(key, []).append(i)
+        out = torch.empty_like(target)
+        infos: list = [None] * target.shape[0]
+        traces = {"total": [None] * target.shape[0], "context": [None] * target.shape[0],
+                  "prior": [None] * target.shape[0]}
+        for (name, _), members in groups.items():
+            choice = choices[members[0]]
+            if choice["model"] is None:
+                self.method = choice["method"]
+                try:
+                    out[members] = Inpainter.inpaint(self, target[members], known[members])
+                finally:
+                    self.method = "auto"
+                runner = self
+            else:
+                runner = self._prior(choice["model"])
+                out[members] = runner.inpaint(target[members], known[members], boxes=[choice["box"]] * len(members))
+            for j, i in enumerate(members):
+                infos[i] = dict(runner.last_info[j], method=choices[i]["method"], model=choices[i]["model"],
+                                reason=choices[i]["reason"])
+                for key in traces:
+                    if runner.last_trace.get(key):
+                        traces[key][i] = runner.last_trace[key][j]
+        self.last_info = infos
+        self.last_trace = {k: v for k, v in traces.items() if any(t is not None for t in v)}  # None: classical
+        return out
+
+    def __repr__(self) -> str:
+        return "Inpainter(method='auto': a face prior for faces, fashion-dcgan for 28x28/32x32 gray, else classical)"

@@ -525,7 +525,7 @@ def create_app(config: ServeConfig) -> "Guard":
         return Response(static[name], media_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
 
     async def models(request: Request):
-        from ..inpainting.methods import CLASSICAL_METHODS, METHODS
+        from ..inpainting.methods import CLASSICAL_METHODS, METHOD_CHOICES
         from ..io import max_pixels_default
         from ..registry import list_models
 
@@ -539,7 +539,7 @@ def create_app(config: ServeConfig) -> "Guard":
         sr_models += [{"name": name, "scale": None, "description": f"classical {name} (no weights)"}
                       for name in tasks.served_models("sr") if name not in {m["name"] for m in sr_models}]
         return JSONResponse({
-            "inpaint": {"methods": list(METHODS), "classical": [m for m in METHODS if m in CLASSICAL_METHODS],
+            "inpaint": {"methods": list(METHOD_CHOICES), "classical": list(CLASSICAL_METHODS),
                         "default_method": inpaint_defaults.method, "models": priors,
                         "fields": list(tasks.OPTION_FIELDS["inpaint"])},
             "sr": {"models": sr_models, "default_model": sr_defaults.model or shipped_default or "bicubic",

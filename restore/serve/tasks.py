@@ -296,7 +296,8 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
         result = image.with_pixels(out, image.alpha)
         suffix = "_inpainted"
         info = {"method": args.method, "model": inpainter.name, **{k: v for k, v in inpainter.last_info[0].items()
-                                                                    if k in ("crop", "upscale", "loss")}}
+                                                                    if k in ("method", "model", "reason", "crop",
+                                                                             "upscale", "loss")}}
     else:
         from ..io import flatten_alpha
         from ..pipelines.super_resolution import SuperResolver
