@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "sample", "interpolate", "train", "import-weights", "serve"]
+COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "project", "sample", "interpolate", "train", "import-weights", "serve"]
 
 
 class UsageError(Exception):

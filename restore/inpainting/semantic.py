@@ -13,7 +13,8 @@ of radius sqrt(nz) for a Gaussian one).
 
 The same search runs over a VAE decoder with a ``lambda * ||z||^2`` prior term instead of the
 discriminator (:func:`vae_search`), and a GAN search can start from the VAE encoder's code of the
-masked image (:func:`encoder_init`). Losses are in the paper's units: pixel differences on the
+masked image (:func:`encoder_init`). With every pixel known and another data term (``fit_loss``) the
+same loop projects real images onto a prior (:mod:`restore.pipelines.projection`). Losses are in the paper's units: pixel differences on the
 [-1, 1] scale, summed over pixels and channels.
 
 Images are ``(B, C, H, W)`` float in [0, 1] at the prior's resolution and channel count; the
@@ -165,7 +166,9 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
                   project: Callable[[torch.Tensor], torch.Tensor] | None, steps: int = DEFAULT_STEPS,
                   lr: float = DEFAULT_LR, window: int = DEFAULT_WINDOW, dtype: torch.dtype = torch.float32,
                   callback: Callable[[int], None] | None = None,
-                  weights: torch.Tensor | None = None) -> SearchResult:
+                  weights: torch.Tensor | None = None,
+                  fit_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                  ) -> SearchResult:
     """The generic search: Adam on ``z`` for ``steps`` steps, all images x restarts in one batch.
 
     Args:
@@ -180,6 +183,9 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         callback: called with the step number after every step (progress bars).
         weights: ``(B, 1, H, W)`` pixel weights replacing the importance weighting (e.g. all ones to
             fit a whole image, as :func:`vae_guided_init` does).
+        fit_loss: ``(images, targets, weights) -> (N,)`` data term replacing :func:`context_loss`
+            (targets and weights repeated per restart; e.g. pixel + LPIPS for projection,
+            :mod:`restore.pipelines.projection`); traced as ``"context"``.
     """
     from ..device import autocast
 
@@ -193,12 +199,13 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
     z.requires_grad_(True)
     opt = CodeAdam(z, lr=lr)
     totals, contexts, priors = [], [], []
+    fit_loss = context_loss if fit_loss is None else fit_loss
 
     def evaluate(codes):
         with autocast(device, dtype):
             images = decode(codes)
         images = images.float()
-        ctx = context_loss(images, y, weights)
+        ctx = fit_loss(images, y, weights)
         pri = prior_loss(codes, images)
         return images, ctx, pri
 
@@ -229,9 +236,23 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
                         restart=best.cpu(), trace=trace)
 
 
-def _start_codes(sample: Callable, b: int, k: int, seed: int | None, device) -> torch.Tensor:
+def _start_codes(sample: Callable, b: int, k: int, seed: int | None, device, *,
+                 restart_major: bool = False) -> torch.Tensor:
+    """``(B, K, nz)`` prior samples. ``restart_major``: drawn restart by restart, so restart ``r`` of
+    image ``i`` is the same code for any ``K > r`` (more restarts only add starts)."""
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    if restart_major:
+        return sample(b * k, generator=gen).view(k, b, -1).transpose(0, 1).to(device)
     return sample(b * k, generator=gen).view(b, k, -1).to(device)
+
+
+def codes_around(z_init: torch.Tensor, k: int, seed: int | None, noise: float, device) -> torch.Tensor:
+    """``(B, K, nz)`` starts around ``z_init`` ``(B, nz)``: restart 0 exactly there, the others plus
+    Gaussian noise of std ``noise``."""
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    offsets = torch.randn(z_init.shape[0], k, z_init.shape[1], generator=gen).to(device) * noise
+    offsets[:, 0] = 0
+    return z_init.to(device)[:, None] + offsets
 
 
 def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
@@ -252,10 +273,7 @@ def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     if z_init is None:
         z0 = _start_codes(gan.sample_latent, b, k, seed, device)
     else:
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = torch.randn(b, k, z_init.shape[1], generator=gen).to(device) * init_noise
-        noise[:, 0] = 0
-        z0 = z_init.to(device)[:, None] + noise
+        z0 = codes_around(z_init, k, seed, init_noise, device)
     project = project_uniform if gan.prior == "uniform" else project_gaussian
     with frozen(gan):
         return latent_search(gan.generate, target, known, z0,
@@ -275,11 +293,7 @@ def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     device = target.device
     b, k = target.shape[0], restarts
     if init == "encoder":
-        mu = encoder_init(vae, target, known)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = torch.randn(b, k, mu.shape[1], generator=gen).to(device) * init_noise
-        noise[:, 0] = 0
-        z0 = mu[:, None] + noise
+        z0 = codes_around(encoder_init(vae, target, known), k, seed, init_noise, device)
     elif init == "random":
         z0 = _start_codes(vae.sample_latent, b, k, seed, device)
     else:
@@ -311,16 +325,20 @@ def encoder_init(vae: nn.Module, target: torch.Tensor, known: torch.Tensor,
 
 def vae_guided_init(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *,
                     steps: int = 50, restarts: int = DEFAULT_RESTARTS, lr: float = DEFAULT_LR,
-                    seed: int | None = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+                    seed: int | None = 0, dtype: torch.dtype = torch.float32,
+                    keep_known: bool = True) -> torch.Tensor:
     """A GAN code ``(B, nz)`` that reproduces the VAE's completion of the masked image.
 
     For a VAE and GAN with different latent spaces (sizes), the encoder's code cannot start the GAN
     search directly; its decoded image can: the VAE's guess (known pixels kept) is fitted over the
     whole image by a short GAN latent search (no prior term, ``steps`` steps, best of ``restarts``).
+    ``keep_known=False`` fits the VAE's reconstruction alone (projection, where every pixel is known).
     """
     with frozen(vae):
         mu = encoder_init(vae, target, known)
-        guess = known * target + (1 - known) * vae.decode(mu).float()
+        guess = vae.decode(mu).float()
+        if keep_known:
+            guess = known * target + (1 - known) * guess
     z0 = _start_codes(gan.sample_latent, target.shape[0], restarts, seed, target.device)
     project = project_uniform if gan.prior == "uniform" else project_gaussian
     with frozen(gan):

@@ -6,6 +6,7 @@ Exports are lazy (``torch`` and friends load on first use):
 * :func:`tiled_apply`, :func:`receptive_radius` (:mod:`restore.pipelines.tiling`): host-side tiling.
 * :class:`Inpainter` (:mod:`restore.pipelines.inpainting`): inpainting over GAN/VAE priors.
 * :class:`Sampler` (:mod:`restore.pipelines.sampling`): samples and latent interpolation.
+* :class:`Projector` (:mod:`restore.pipelines.projection`): real images -> prior codes (iGAN projection).
 * :func:`to_tensor` (:mod:`restore.pipelines.convert`): PIL / numpy / tensor in, restorer back.
 
 Example:
@@ -22,6 +23,7 @@ _EXPORTS = {
     "receptive_radius": "restore.pipelines.tiling",
     "Inpainter": "restore.pipelines.inpainting",
     "Sampler": "restore.pipelines.sampling",
+    "Projector": "restore.pipelines.projection",
     "to_tensor": "restore.pipelines.convert",
 }
 
