@@ -54,7 +54,7 @@ FACE_PRIOR, FASHION_PRIOR = "faces64-dcgan", "fashion-dcgan"
 CLASSICAL_FOR_HOLES, CLASSICAL_FOR_SCATTERED = "telea", "biharmonic"
 #: A mask is "scattered" (missing pixels, scratches) when 90% of its hole pixels have a known pixel within
 #: this distance (px); in a block or a centre hole most are far from one.
-SCATTERED_DISTANCE = 3.0
+SCATTERED_DISTANCE = 2.0
 
 
 def default_model(task: str) -> str:
@@ -90,6 +90,28 @@ def load_prior(name_or_path, task: str) -> tuple[nn.Module, str]:
         raise RestoreError(f"{name_or_path}: a {info['arch']} model cannot serve as a {task} prior "
                            f"(expected {wanted})")
     return model, info["name"]
+
+
+def search_budget(device: torch.device, steps: int | None, restarts: int | None) -> tuple[int, int]:
+    """``(steps, restarts)`` of a latent search: the given ones, else :data:`DEVICE_DEFAULTS` for the device."""
+    default_steps, default_restarts = DEVICE_DEFAULTS.get(device.type, DEVICE_DEFAULTS["cpu"])
+    steps = int(default_steps if steps is None else steps)
+    restarts = int(default_restarts if restarts is None else restarts)
+    if steps < 0 or restarts < 1:
+        raise RestoreError(f"steps must be >= 0 and restarts >= 1 (got {steps}, {restarts})")
+    return steps, restarts
+
+
+def _checked_inputs(target: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, 1|3, H, W)`` images and their ``(B, 1, H, W)`` known map checked, as float on the host."""
+    if target.dim() != 4 or target.shape[1] not in (1, 3):
+        raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
+    if known.shape[0] != target.shape[0] or known.shape[-2:] != target.shape[-2:]:
+        raise RestoreError(f"mask {tuple(known.shape)} does not fit images {tuple(target.shape)}")
+    target, known = target.float().cpu(), (known > 0.5).float().cpu()
+    for i in range(known.shape[0]):
+        masks.check_known(known[i], name=f"mask of image {i}")
+    return target, known
 
 
 def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -147,11 +169,7 @@ class Inpainter:
         if method in ("vae", "gan-vae-init") and vae is None:
             raise RestoreError(f"method {method!r} needs a VAE")
         self.device = resolve_device(device)
-        default_steps, default_restarts = DEVICE_DEFAULTS.get(self.device.type, DEVICE_DEFAULTS["cpu"])
-        self.steps = int(default_steps if steps is None else steps)
-        self.restarts = int(default_restarts if restarts is None else restarts)
-        if self.steps < 0 or self.restarts < 1:
-            raise RestoreError(f"steps must be >= 0 and restarts >= 1 (got {self.steps}, {self.restarts})")
+        self.steps, self.restarts = search_budget(self.device, steps, restarts)
         if not window >= 1 or window % 2 == 0:
             raise RestoreError(f"the importance window must be a positive odd number, got {window}")
         if margin < 0:
@@ -228,13 +246,7 @@ class Inpainter:
         through a crop (``boxes[i]`` when given, e.g. a detected face; else one planned around the hole).
         Inputs are not modified.
         """
-        if target.dim() != 4 or target.shape[1] not in (1, 3):
-            raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
-        if known.shape[0] != target.shape[0] or known.shape[-2:] != target.shape[-2:]:
-            raise RestoreError(f"mask {tuple(known.shape)} does not fit images {tuple(target.shape)}")
-        target, known = target.float().cpu(), (known > 0.5).float().cpu()
-        for i in range(known.shape[0]):
-            masks.check_known(known[i], name=f"mask of image {i}")
+        target, known = _checked_inputs(target, known)
         self.last_trace, self.last_info = {"total": [], "context": [], "prior": []}, []
         self._losses, self._restarts = [], []
         start = time.perf_counter()
@@ -340,7 +352,7 @@ class AutoInpainter(Inpainter):
     Example:
         >>> import numpy as np
         >>> from restore.pipelines.inpainting import AutoInpainter
-        >>> image = np.full((48, 48, 3), 120, np.uint8); mask = np.zeros((48, 48), np.uint8); mask[20:28, 20:28] = 255
+        >>> image = np.full((48, 48, 3), 120, np.uint8); mask = np.zeros((48, 48), np.uint8); mask[16:32, 16:32] = 255
         >>> auto = AutoInpainter()
         >>> out = auto(image, mask)
         >>> auto.last_info[0]["method"], auto.last_info[0]["reason"]
@@ -413,13 +425,7 @@ class AutoInpainter(Inpainter):
 
     def inpaint(self, target: torch.Tensor, known: torch.Tensor, boxes=None) -> torch.Tensor:
         """As :meth:`Inpainter.inpaint`, choosing the method per image (``last_info[i]["reason"]``)."""
-        if target.dim() != 4 or target.shape[1] not in (1, 3):
-            raise RestoreError(f"expected (B, 1 or 3, H, W) images, got {tuple(target.shape)}")
-        if known.shape[0] != target.shape[0] or known.shape[-2:] != target.shape[-2:]:
-            raise RestoreError(f"mask {tuple(known.shape)} does not fit images {tuple(target.shape)}")
-        target, known = target.float().cpu(), (known > 0.5).float().cpu()
-        for i in range(known.shape[0]):
-            masks.check_known(known[i], name=f"mask of image {i}")
+        target, known = _checked_inputs(target, known)
         choices = [self.choose(target[i:i + 1], known[i:i + 1]) for i in range(target.shape[0])]
         # Images one prior fills whole (at its resolution) run as one batch; the rest one by one.
         groups: dict = {}

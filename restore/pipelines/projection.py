@@ -48,7 +48,7 @@ from torch import nn
 from ..device import autocast, precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import semantic
-from .inpainting import DEVICE_DEFAULTS, _to_channels, companion_vae, load_prior
+from .inpainting import _to_channels, companion_vae, load_prior, search_budget
 from .sampling import _is_spherical
 
 INITS = ("random", "encoder")
@@ -166,11 +166,7 @@ class Projector:
             raise RestoreError(f"need lpips_weight >= 0, lr > 0 and init_noise >= 0 "
                                f"(got {lpips_weight}, {lr}, {init_noise})")
         self.device = resolve_device(device)
-        default_steps, default_restarts = DEVICE_DEFAULTS.get(self.device.type, DEVICE_DEFAULTS["cpu"])
-        self.steps = int(default_steps if steps is None else steps)
-        self.restarts = int(default_restarts if restarts is None else restarts)
-        if self.steps < 0 or self.restarts < 1:
-            raise RestoreError(f"steps must be >= 0 and restarts >= 1 (got {self.steps}, {self.restarts})")
+        self.steps, self.restarts = search_budget(self.device, steps, restarts)
         self.prior = prior.to(self.device).eval()
         self.is_vae = hasattr(prior, "encode")
         if init == "encoder" and not self.is_vae:

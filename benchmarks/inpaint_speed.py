@@ -1,0 +1,102 @@
+"""Inpainting speed on the CPU: seconds per image for the shipped GAN priors, alone and in a batch.
+
+For each prior (``fashion-dcgan`` 32x32 gray, ``faces64-dcgan`` 64x64 RGB) and precision (fp32, bf16
+autocast), with the CPU defaults of :data:`restore.pipelines.inpainting.DEVICE_DEFAULTS` (steps x restarts)
+and a centre hole of half the side:
+
+* ``one (warm)``: one image through a loaded :class:`restore.pipelines.Inpainter` (median of ``--repeat``);
+* ``batch of N``: N images searched together (images x restarts in one batch), per image;
+* ``CLI, one image``: ``restore inpaint IMG --mask M --method gan --model NAME`` in a fresh process,
+  start-up (imports, weights) included, per image; at the default precision only.
+
+The images are the prior's own samples (speed does not depend on content; no dataset needed).
+
+Usage:
+    python benchmarks/inpaint_speed.py
+    python benchmarks/inpaint_speed.py --models faces64-dcgan --batch 50 --repeat 3
+
+Prints a table and writes ``benchmarks/results/inpaint_speed_cpu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def main(argv: list[str] | None = None) -> int:
+    from restore.device import describe_device
+    from restore.io import write_image
+    from restore.pipelines import Inpainter, Sampler
+    from restore.pipelines.inpainting import DEVICE_DEFAULTS
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["fashion-dcgan", "faces64-dcgan"])
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "inpaint_speed_cpu.json"))
+    args = ap.parse_args(argv)
+
+    steps, restarts = DEVICE_DEFAULTS["cpu"]
+    device = torch.device("cpu")
+    print(f"{describe_device(device)} | torch {torch.__version__} | {torch.get_num_threads()} threads | "
+          f"{steps} steps x {restarts} restarts")
+    rows = []
+    for name in args.models:
+        images = Sampler.from_pretrained(name, device="cpu").sample(args.batch, seed=0).float()
+        side = images.shape[-1]
+        known = torch.ones(args.batch, 1, side, side)
+        known[..., side // 4:3 * side // 4, side // 4:3 * side // 4] = 0
+        for precision in args.precisions:
+            inpaint = Inpainter.from_pretrained(name, "gan", device="cpu", precision=precision)
+            inpaint.inpaint(images[:1], known[:1])  # warm-up (allocations, kernels)
+            one = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                inpaint.inpaint(images[:1], known[:1])
+                one.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            inpaint.inpaint(images, known)
+            batch = (time.perf_counter() - t0) / args.batch
+            rows.append({"model": name, "resolution": side, "precision": precision, "mode": "one (warm)",
+                         "s_per_image": round(statistics.median(one), 3)})
+            rows.append({"model": name, "resolution": side, "precision": precision, "mode": f"batch of {args.batch}",
+                         "s_per_image": round(batch, 3)})
+            print(f"{name} {precision}: one {rows[-2]['s_per_image']} s, batch {rows[-1]['s_per_image']} s/image")
+        with tempfile.TemporaryDirectory() as tmp:
+            write_image(Path(tmp) / "img.png", images[:1])
+            write_image(Path(tmp) / "mask.png", 1 - known[:1])
+            cli = []
+            for i in range(args.repeat):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "restore.cli", "inpaint", f"{tmp}/img.png", "--mask",
+                                f"{tmp}/mask.png", "--method", "gan", "--model", name, "-o", f"{tmp}/out{i}.png"],
+                               check=True, capture_output=True)
+                cli.append(time.perf_counter() - t0)
+        rows.append({"model": name, "resolution": side, "precision": "auto", "mode": "CLI, one image",
+                     "s_per_image": round(statistics.median(cli), 3)})
+        print(f"{name} CLI: {rows[-1]['s_per_image']} s")
+
+    table = ["| prior | precision | mode | s/image |", "|---|---|---|---|"]
+    table += [f"| {r['model']} ({r['resolution']}²) | {r['precision']} | {r['mode']} | {r['s_per_image']:.3f} |"
+              for r in rows]
+    print("\n".join(table))
+    result = {"device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "steps": steps, "restarts": restarts, "hole": "centre, half the side", "rows": rows,
+              "command": " ".join(["python", "benchmarks/inpaint_speed.py", *sys.argv[1:]])}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
