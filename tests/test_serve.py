@@ -238,12 +238,12 @@ def test_sr_bicubic_and_the_input_format_with_alpha_and_16_bit(server, tmp_path)
 
 
 def test_models_come_from_the_registry_and_the_methods_list(server):
-    from restore.inpainting.methods import METHODS
+    from restore.inpainting.methods import METHOD_CHOICES
     from restore.registry import list_models
 
     status, models = get_json(server, "/api/models")
     assert status == 200
-    assert models["inpaint"]["methods"] == list(METHODS)
+    assert models["inpaint"]["methods"] == list(METHOD_CHOICES) and models["inpaint"]["default_method"] == "auto"
     names = [m["name"] for m in models["sr"]["models"]]
     assert {"bicubic", "lanczos"} <= set(names)
     assert {e.name for e in list_models("sr") if e.path.is_file()} <= set(names)
