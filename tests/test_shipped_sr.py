@@ -51,3 +51,14 @@ def test_restore_sr_without_model_uses_the_shipped_x4(tmp_path, run_cli):
     assert code == 0, err
     assert "srresnet-x4 x4" in err
     assert read_image(tmp_path / "out" / "lr_x4.png").tensor.shape == (1, 3, 256, 256)
+
+
+def test_restore_sr_scale_2_uses_the_shipped_x2(tmp_path, run_cli):
+    from restore.io import write_image
+
+    lr = tmp_path / "lr.png"
+    write_image(lr, degrade(read_image(EXAMPLE).tensor, 2))
+    code, _, err = run_cli("sr", lr, "--scale", "2", "-o", tmp_path / "out", "--device", "cpu")
+    assert code == 0, err
+    assert "srresnet-x2 x2" in err
+    assert read_image(tmp_path / "out" / "lr_x2.png").tensor.shape == (1, 3, 256, 256)
