@@ -32,7 +32,8 @@ def main() -> None:
     from restore.inpainting.faces import detect_faces, prior_crop
 
     photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
-    top, left, size = prior_crop(detect_faces(data.astronaut())[0])
+    square = prior_crop(detect_faces(data.astronaut())[0])
+    top, left, size = square.top, square.left, square.size
     face = (resize(photo[..., top:top + size, left:left + size], 64).clamp(0, 1) * 255).round() / 255
     mask = torch.zeros(1, 1, 64, 64)
     mask[..., 16:48, 16:48] = 1

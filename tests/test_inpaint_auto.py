@@ -36,7 +36,8 @@ def face64(astronaut):
     from restore.data.degradation import resize
 
     face = detect_faces(data.astronaut())[0]
-    top, left, size = prior_crop(face)
+    square = prior_crop(face)
+    top, left, size = square.top, square.left, square.size
     return resize(astronaut[..., top:top + size, left:left + size], 64).clamp(0, 1)
 
 
@@ -45,7 +46,8 @@ def test_the_astronauts_face_is_found_and_framed_around_it():
     assert len(faces) == 1
     face = faces[0]
     assert 90 <= face.size <= 140 and 40 <= face.top <= 90 and 150 <= face.left <= 200  # her face, not the suit
-    top, left, size = prior_crop(face)
+    square = prior_crop(face)
+    top, left, size = square.top, square.left, square.size
     assert top > face.top and abs(size - 0.97 * face.size) <= 1  # CelebA crops sit lower and a bit tighter
 
 

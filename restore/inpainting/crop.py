@@ -41,6 +41,11 @@ class CropBox:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def contains(self, top: int, left: int, bottom: int, right: int) -> bool:
+        """Whether the box ``[top, bottom) x [left, right)`` lies inside this square."""
+        return (top >= self.top and left >= self.left and bottom <= self.top + self.size
+                and right <= self.left + self.size)
+
 
 def plan_crop(known: torch.Tensor, resolution: int, margin: float = DEFAULT_MARGIN) -> CropBox:
     """The square to inpaint for the hole of ``known`` ``(1, 1, H, W)``.

@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .crop import CropBox
 
 CASCADE = "haarcascade_frontalface_default.xml"
 MIN_NEIGHBOURS = 5
@@ -32,20 +33,6 @@ CROP_PER_BOX = 0.97
 CROP_OFFSET = 0.07
 
 _cascade = None
-
-
-@dataclass(frozen=True)
-class FaceBox:
-    """A detected face: the square ``size x size`` at ``(top, left)`` in the image's pixels."""
-
-    top: int
-    left: int
-    size: int
-
-    def contains(self, top: int, left: int, bottom: int, right: int) -> bool:
-        """Whether the box ``[top, bottom) x [left, right)`` lies inside this face."""
-        return (top >= self.top and left >= self.left and bottom <= self.top + self.size
-                and right <= self.left + self.size)
 
 
 def prepare_for_detection(image: np.ndarray) -> tuple[np.ndarray, float, int]:
@@ -87,7 +74,7 @@ def cascade():
     return _cascade
 
 
-def detect_faces(image: np.ndarray, min_neighbours: int = MIN_NEIGHBOURS) -> list[FaceBox]:
+def detect_faces(image: np.ndarray, min_neighbours: int = MIN_NEIGHBOURS) -> list[CropBox]:
     """Faces in a uint8 RGB ``(H, W, 3)`` image, largest first, in the image's pixel coordinates."""
     import cv2
 
@@ -96,14 +83,14 @@ def detect_faces(image: np.ndarray, min_neighbours: int = MIN_NEIGHBOURS) -> lis
     side = min(gray.shape)
     found = cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=min_neighbours,
                                        minSize=(side // 5, side // 5))
-    boxes = [FaceBox(top=round((y - margin) / scale), left=round((x - margin) / scale), size=round(s / scale))
+    boxes = [CropBox(top=round((y - margin) / scale), left=round((x - margin) / scale), size=round(s / scale))
              for x, y, s, _ in (tuple(int(v) for v in f) for f in found)]
     return sorted(boxes, key=lambda b: -b.size)
 
 
-def prior_crop(face: FaceBox) -> tuple[int, int, int]:
-    """``(top, left, size)`` of the square to give a face prior for ``face``: CelebA's framing."""
+def prior_crop(face: CropBox) -> CropBox:
+    """The square to give a face prior for ``face``: CelebA's framing (may reach past the image's edges)."""
     size = max(1, round(face.size * CROP_PER_BOX))
     cy = face.top + face.size / 2 + CROP_OFFSET * face.size
     cx = face.left + face.size / 2
-    return round(cy - size / 2), round(cx - size / 2), size
+    return CropBox(top=round(cy - size / 2), left=round(cx - size / 2), size=size)

@@ -362,26 +362,27 @@ class AutoInpainter(Inpainter):
     def __init__(self, **kwargs):
         kwargs.pop("method", None)
         super().__init__("telea", **{k: v for k, v in kwargs.items() if k not in ("gan", "vae", "name")})
+        from ..registry import list_models
+
         self.method, self.name, self._kwargs, self._priors = "auto", "auto", kwargs, {}
-        self.resolution = 64  # the face prior's side: callers batch images of this size together
+        self._shipped = {e.name: e for e in list_models()}
+        face = self._shipped.get(FACE_PRIOR)
+        self.face_side = int(face.resolution[-1]) if face is not None else None
+        self.resolution = self.face_side  # callers batch images of the face prior's size together
 
     def choose(self, target: torch.Tensor, known: torch.Tensor) -> dict:
         """For one image ``(1, C, H, W)`` and its known map: ``{"method", "model", "box", "reason"}``."""
-        from ..registry import list_models
-
-        shipped = {e.name for e in list_models()}
         c, (h, w) = target.shape[1], target.shape[-2:]
-        top, left, bottom, right = masks.hole_box(known)
         gray = c == 1 or bool((target[:, :1] == target).all())
-        if c == 3 and not gray and FACE_PRIOR in shipped:
-            face = self._face_around_hole(target, known, (top, left, bottom, right))
+        if c == 3 and not gray and self.face_side is not None:
+            face = self._face_around_hole(target, known, masks.hole_box(known))
             if isinstance(face, str):
                 return self._classical(known, face)
             if face is not None:
                 box, where = face
                 return {"method": "gan", "model": FACE_PRIOR, "box": box,
                         "reason": f"a face around the hole ({where}): the face prior"}
-        if gray and (h, w) in ((28, 28), (32, 32)) and FASHION_PRIOR in shipped:
+        if gray and (h, w) in ((28, 28), (32, 32)) and FASHION_PRIOR in self._shipped:
             return {"method": "gan", "model": FASHION_PRIOR, "box": None,
                     "reason": f"a gray {h}x{w} image: the Fashion-MNIST prior's domain"}
         return self._classical(known, "no face around the hole, not a Fashion-MNIST-sized gray image")
@@ -396,16 +397,15 @@ class AutoInpainter(Inpainter):
         found = faces.detect_faces(rgb)
         if not found:
             return None
-        h, w = target.shape[-2:]
-        res = 64  # faces64-dcgan's side
+        res = self.face_side
         for face in found:
-            top, left, size = faces.prior_crop(face)
             where = f"{face.size}x{face.size} at ({face.top}, {face.left})"
-            if (h, w) == (res, res) and face.size >= 0.75 * res:  # already a face crop at the prior's size
+            if tuple(target.shape[-2:]) == (res, res) and face.size >= 0.75 * res:  # already a face crop
                 return None, f"{where}, the whole {res}x{res} image"
-            if top <= hole[0] and left <= hole[1] and hole[2] <= top + size and hole[3] <= left + size:
-                return crop.CropBox(top=top, left=left, size=size), where
-        return (f"a face found ({where}) but the hole reaches outside it")
+            square = faces.prior_crop(face)
+            if square.contains(*hole):
+                return square, where
+        return f"a face found ({where}) but the hole reaches outside it"
 
     def _classical(self, known: torch.Tensor, why: str) -> dict:
         import cv2

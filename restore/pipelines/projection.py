@@ -48,29 +48,25 @@ from torch import nn
 from ..device import autocast, precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import semantic
-from .inpainting import _to_channels, companion_vae, load_prior, search_budget
-from .sampling import _is_spherical
+from .inpainting import _to_channels, companion_vae, default_model, load_prior, search_budget
+from .sampling import _is_spherical, generate
 
 INITS = ("random", "encoder")
 PIXEL_LOSSES = ("l1", "mse")
 #: Default weight of LPIPS against the pixel loss (both are ~0.1-0.5 for a fair reconstruction).
 DEFAULT_LPIPS_WEIGHT = 1.0
-#: Registry names preferred when no model is named (first one shipped wins): projection is for photos.
-PREFERRED = ("faces64-dcgan", "fashion-dcgan")
 
 
 def default_prior() -> str:
-    """The registry name used when none is given: the first shipped of :data:`PREFERRED`, else any prior."""
+    """The registry name used when none is given: the shipped default GAN (:func:`default_model`), else VAE."""
     from ..registry import list_models
 
-    shipped = [e.name for task in ("gan", "vae") for e in list_models(task)]
-    for name in PREFERRED:
-        if name in shipped:
-            return name
-    if shipped:
-        return shipped[0]
-    raise RestoreError("no GAN or VAE prior is shipped yet (train one with `restore train dcgan`, "
-                       "or pass a .safetensors path)")
+    if not list_models("gan") and list_models("vae"):
+        return default_model("vae")
+    if not list_models("gan"):
+        raise RestoreError("no GAN or VAE prior is shipped yet (train one with `restore train dcgan`, "
+                           "or pass a .safetensors path)")
+    return default_model("gan")
 
 
 def pixel_loss(images: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Tensor:
@@ -190,7 +186,7 @@ class Projector:
                         vae: str | os.PathLike | None = None, init: str = "random", **kwargs) -> "Projector":
         """Load the prior (task ``gan`` or ``vae``) by registry name or ``.safetensors`` path.
 
-        ``None``: the first shipped of :data:`PREFERRED`. With ``init="encoder"`` over a GAN, ``vae``
+        ``None``: :func:`default_prior`. With ``init="encoder"`` over a GAN, ``vae``
         names the encoder (default: the VAE trained on the GAN's data).
 
         Raises:
@@ -262,13 +258,9 @@ class Projector:
         self.last_trace = result.best_trace("total").T.contiguous()
         return _to_channels(result.fill.float().cpu(), images.shape[1]).clamp(0, 1)
 
-    @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes ``(N, nz)`` -> the prior's images ``(N, channels, res, res)`` in [0, 1] on the host."""
-        codes = codes.float().to(self.device)
-        with autocast(self.device, self.dtype):
-            images = torch.cat([self.prior.generate(chunk) for chunk in codes.split(256)])
-        return images.float().clamp(0, 1).cpu()
+        return generate(self.prior, codes.float().to(self.device), self.device, self.dtype)
 
     # ------------------------------------------------------------------ internals
     def _encoder_codes(self, y: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,15 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) 
     return make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)[None]
 
 
+@torch.no_grad()
+def generate(model: nn.Module, z: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Codes ``(N, nz)`` on ``device`` -> ``model.generate`` images ``(N, C, H, W)`` in [0, 1] on the host,
+    in chunks of 256 under the precision's autocast."""
+    with autocast(device, dtype):
+        images = torch.cat([model.generate(chunk) for chunk in z.split(256)])
+    return images.float().clamp(0, 1).cpu()
+
+
 def _is_spherical(model: nn.Module) -> bool:
     return getattr(model, "prior", "gaussian") == "gaussian"
 
@@ -56,9 +65,7 @@ class Sampler:
         self.info = info or {}
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device, self.dtype):
-            images = torch.cat([self.model.generate(chunk) for chunk in z.split(256)])
-        return images.float().clamp(0, 1).cpu()
+        return generate(self.model, z, self.device, self.dtype)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: torch.device | str = "cpu",
