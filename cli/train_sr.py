@@ -77,7 +77,7 @@ def register(kinds) -> None:
         if kind == "srgan":
             p.add_argument("--adv-weight", type=number(float, low=0), help="adversarial loss weight (1e-3)")
             p.add_argument("--tv-weight", type=number(float, low=0), help="total-variation loss weight (0)")
-            p.add_argument("--pixel-weight", type=number(float, low=0), help="extra pixel MSE weight (0)")
+            p.add_argument("--pixel-weight", type=number(float, low=0), help="weight of an extra pixel term, the recipe's pixel_loss (0)")
             p.add_argument("--content-layer", help="VGG layer of the content loss (relu5_4)")
             p.add_argument("--disc-channels", type=POSITIVE, help="discriminator base width (64)")
         p.set_defaults(func=run, train_kind=kind)

@@ -51,6 +51,26 @@ def test_the_astronauts_face_is_found_and_framed_around_it():
     assert top > face.top and abs(size - 0.97 * face.size) <= 1  # CelebA crops sit lower and a bit tighter
 
 
+def test_the_second_cascade_runs_only_where_the_first_finds_nothing(monkeypatch):
+    import restore.inpainting.faces as faces
+
+    class Blind:
+        calls = 0
+
+        def detectMultiScale(self, *args, **kwargs):
+            Blind.calls += 1
+            return ()
+
+    default, alt2 = faces.cascades()
+    monkeypatch.setattr(faces, "_cascades", [Blind(), alt2])
+    found = detect_faces(data.astronaut())
+    assert len(found) == 1 and 150 <= found[0].left <= 200 and Blind.calls == 1  # alt2 finds her face
+    monkeypatch.setattr(faces, "_cascades", [default, Blind()])
+    assert len(detect_faces(data.astronaut())) == 1 and Blind.calls == 1  # the first found it: no second pass
+    monkeypatch.setattr(faces, "_cascades", [Blind(), Blind()])
+    assert detect_faces(data.astronaut()) == [] and Blind.calls == 3
+
+
 @pytest.mark.parametrize("name", NON_FACES)
 def test_non_face_photos_get_a_classical_method(name):
     image = _tensor(getattr(data, name)())

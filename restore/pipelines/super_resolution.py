@@ -128,8 +128,9 @@ class SuperResolver:
         """Load a shipped model by registry name, a local ``.safetensors`` file with its JSON card, or a
         classical upscaler (``"bicubic"``, ``"lanczos"``: no weights, ``scale`` defaults to 4).
 
-        With no name, the shipped SR model of ``scale`` (any scale when ``None``) is taken. Weights are
-        checked against their sha256 (manifest or card); a changed file is refused.
+        With no name, the shipped SRResNet of ``scale`` (x4 when ``None``) is taken; an SRGAN only when
+        nothing else of that scale ships. Weights are checked against their sha256 (manifest or card); a
+        changed file is refused.
 
         Raises:
             RestoreError: unknown name, no shipped weights, tampered file, or not an SR model.
@@ -146,7 +147,9 @@ class SuperResolver:
                 raise RestoreError(NO_WEIGHTS_MESSAGE if not list_models("sr") else
                                    f"no shipped super-resolution model for x{scale} (shipped: "
                                    f"{', '.join(f'{e.name} (x{e.scale})' for e in list_models('sr'))})")
-            name_or_path = shipped[0].name
+            # the PSNR-oriented SRResNet before an SRGAN (a GAN invents texture, so it is asked for by
+            # name), and x4 first when any scale will do
+            name_or_path = min(shipped, key=lambda e: (e.name.startswith("srgan"), e.scale != 4, e.name)).name
         path = Path(name_or_path)
         looks_like_path = path.suffix == ".safetensors" or any(sep in str(name_or_path) for sep in "/\\")
         if looks_like_path and not path.is_file():
