@@ -5,6 +5,8 @@ Data (never copied into the repository):
     /work/shared/data/faces64/celeba64_train.tar.gz (read from the tar directly), 3x64x64;
     priors faces64-dcgan / faces64-vae.
   * ``fashion``: Fashion-MNIST test images (1x32x32, zero-padded from 28); priors fashion-dcgan / fashion-vae.
+  * ``example``: the bundled ``examples/astronaut_face.png`` (3x64x64, cut from scikit-image's astronaut,
+    not from CelebA), through the face priors: one image, for a figure that may be committed.
 
 Masks (S = image side): ``centre`` (an S/2 square: 32x32 on 64x64 faces, 16x16 on 32x32 clothes),
 ``blocks`` (5 random S/4 squares per image, seeded), ``left`` (the left half), ``pixels`` (80% of the
@@ -24,6 +26,7 @@ Prints a table, writes JSON and a figure grid (rows: images; columns: masked inp
 
 Example:
     python benchmarks/inpaint_eval.py --data fashion --limit 100 --masks centre --steps 100 --restarts 4
+    python benchmarks/inpaint_eval.py --data example --figure docs/inpaint-example-face.png
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ from pathlib import Path
 import torch
 
 FACES = "/work/shared/data/faces64/celeba64_train.tar.gz"
+EXAMPLE_FACE = Path(__file__).resolve().parents[1] / "examples" / "astronaut_face.png"
 DATASETS = {
     "faces": dict(path=FACES, resolution=64, channels=3, gan="faces64-dcgan", vae="faces64-vae"),
     "fashion": dict(path="fashion-mnist", resolution=32, channels=1, gan="fashion-dcgan", vae="fashion-vae"),
+    "example": dict(path=str(EXAMPLE_FACE), resolution=64, channels=3, gan="faces64-dcgan", vae="faces64-vae"),
 }
 MASK_TYPES = ("centre", "blocks", "left", "pixels")
 METHODS = ("gan", "vae", "vae-enc", "gan-vae-init", "telea", "ns", "biharmonic")
@@ -163,8 +168,15 @@ def main(argv=None) -> int:
             p.error(f"unknown method {m}")
     out_json = Path(args.out or f"benchmarks/results/inpaint_{args.data}.json")
     out_png = Path(args.figure or out_json.with_suffix(".png"))
-    data = load_generative_data(spec["path"], resolution=spec["resolution"], channels=spec["channels"],
-                                split="heldout", limit=args.limit)
+    if args.data == "example":
+        from restore.data.generative import ImageSet
+        from restore.io import read_image
+
+        face = (read_image(spec["path"]).tensor * 255).round().to(torch.uint8)
+        data = ImageSet(face, "examples/astronaut_face.png (scikit-image's astronaut, not CelebA)")
+    else:
+        data = load_generative_data(spec["path"], resolution=spec["resolution"], channels=spec["channels"],
+                                    split="heldout", limit=args.limit)
     truth_all = data.batch(slice(None))
     n, size = truth_all.shape[0], spec["resolution"]
     settings = dict(device=args.device, steps=args.steps, restarts=args.restarts, lam=args.lam, seed=args.seed,
