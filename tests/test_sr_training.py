@@ -233,3 +233,16 @@ def test_srresnet_warm_start_same_and_across_scales(images, tmp_path):
     assert main(["train", "srresnet", "--init", str(base / "srresnet_x4.safetensors"), "--scale", "2",
                  "--data", str(images / "train"), "--out", str(tmp_path / "bad"), "--steps", "1",
                  *TINY[:-1], "--channels", "16"]) == 2
+
+
+def test_lr_milestones_below_one_are_fractions_of_the_run():
+    from restore.errors import RestoreError
+    from restore.training.engine import load_recipe
+    from restore.training.sr import _check_recipe, lr_milestones
+
+    assert lr_milestones({"steps": 2400, "lr_milestones": [0.5]}) == [1200]
+    assert lr_milestones({"steps": 8000, "lr_milestones": [0.5, 3000]}) == [4000, 3000]
+    recipe = load_recipe("srgan_x4_cpu", {"steps": 10})
+    assert lr_milestones(recipe) == [5]  # the CPU SRGAN's two phases follow --steps
+    with pytest.raises(RestoreError, match="lr_milestones"):
+        _check_recipe(dict(recipe, lr_milestones=[-1]), world_size=1)

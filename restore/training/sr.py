@@ -69,6 +69,8 @@ def _check_recipe(recipe: dict, world_size: int) -> None:
         raise RestoreError(f"norm must be batch or none, got {recipe['norm']!r}")
     if recipe.get("pixel_loss", "mse") not in PIXEL_LOSSES:
         raise RestoreError(f"pixel_loss must be {' or '.join(PIXEL_LOSSES)}, got {recipe['pixel_loss']!r}")
+    if any(not isinstance(m, (int, float)) or isinstance(m, bool) or m <= 0 for m in recipe.get("lr_milestones", [])):
+        raise RestoreError(f"lr_milestones must be positive steps or fractions of the run, got {recipe['lr_milestones']!r}")
     if recipe.get("lr_schedule", "multistep") not in ("multistep", "cosine"):
         raise RestoreError(f"lr_schedule must be multistep or cosine, got {recipe['lr_schedule']!r}")
 
@@ -76,7 +78,13 @@ def _check_recipe(recipe: dict, world_size: int) -> None:
 def _scheduler(opt: torch.optim.Optimizer, recipe: dict):
     if recipe.get("lr_schedule", "multistep") == "cosine":  # one cosine from lr to lr_min over all steps
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe["steps"], eta_min=recipe.get("lr_min", 0.0))
-    return torch.optim.lr_scheduler.MultiStepLR(opt, list(recipe["lr_milestones"]), recipe["lr_gamma"])
+    return torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(recipe), recipe["lr_gamma"])
+
+
+def lr_milestones(recipe: dict) -> list[int]:
+    """The multistep milestones in steps: a value below 1 is a fraction of the run (``0.5`` = half of
+    ``steps``), so a recipe's phases scale with ``--steps``."""
+    return [round(m * recipe["steps"]) if m < 1 else int(m) for m in recipe.get("lr_milestones", [])]
 
 
 @torch.no_grad()
