@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--figure", help="PNG of centre crops: bicubic | models | truth (first 4 images)")
     ap.add_argument("--crop", type=int, default=160, help="side of the figure's HR crops")
+    ap.add_argument("--figure-precision", choices=["auto", "fp32", "bf16", "fp16"],
+                    help="only this precision's outputs in the figure (one column per model)")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/sr_eval_x<scale>.json)")
     args = ap.parse_args(argv)
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
             sr = imresize(lr, args.scale).clamp(0, 1) if resolver is None else resolver(lr)
             seconds[label] += time.perf_counter() - began
             per_image[label].append(dict(_scores(sr, hr, args.scale), image=name))
-            if label != "bicubic":
+            if label != "bicubic" and args.figure_precision in (None, methods[label][1]):
                 row.append(_centre_crop(sr, args.crop))
         row.append(_centre_crop(hr, args.crop))
         if i < 4:
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
         width = max(c.shape[-1] for c in crops)
         crops = [torch.nn.functional.pad(c, (0, width - c.shape[-1])) for c in crops]
         write_image(args.figure, torch.cat(crops, dim=-2), overwrite=True)
-        print(f"wrote {args.figure} (columns: bicubic | {' | '.join(list(methods)[1:])} | truth)")
+        shown = [m for m, (r, p) in methods.items() if r is not None and args.figure_precision in (None, p)]
+        print(f"wrote {args.figure} (columns: bicubic | {' | '.join(shown)} | truth)")
     return result
 
 

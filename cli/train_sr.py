@@ -78,6 +78,8 @@ def register(kinds) -> None:
             p.add_argument("--adv-weight", type=number(float, low=0), help="adversarial loss weight (1e-3)")
             p.add_argument("--tv-weight", type=number(float, low=0), help="total-variation loss weight (0)")
             p.add_argument("--pixel-weight", type=number(float, low=0), help="weight of an extra pixel term, the recipe's pixel_loss (0)")
+            p.add_argument("--lr-consistency-weight", type=number(float, low=0),
+                           help="weight of L1(downscaled output, LR input), against colour drift (0)")
             p.add_argument("--content-layer", help="VGG layer of the content loss (relu5_4)")
             p.add_argument("--disc-channels", type=POSITIVE, help="discriminator base width (64)")
         p.set_defaults(func=run, train_kind=kind)
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(memory_resident=args.memory_resident, compile=args.compile, channels_last=args.channels_last)
     if kind == "srgan":
         overrides.update(adv_weight=args.adv_weight, tv_weight=args.tv_weight, pixel_weight=args.pixel_weight,
+                         lr_consistency_weight=args.lr_consistency_weight,
                          content_layer=args.content_layer, disc_channels=args.disc_channels)
     recipe = load_recipe(recipe_name, overrides)
     if recipe.get("kind") != kind:

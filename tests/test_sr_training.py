@@ -131,10 +131,11 @@ def test_srgan_from_srresnet_init(images, tmp_path):
     out = tmp_path / "gan"
     rc = main(["train", "srgan", "--init", str(base / "srresnet_x4.safetensors"), "--data", str(images / "train"),
                "--val", str(images / "val"), "--out", str(out), "--steps", "3", "--log-every", "1",
-               "--disc-channels", "8", "--content-layer", "relu2_2", "--tv-weight", "1e-4", *TINY])
+               "--disc-channels", "8", "--content-layer", "relu2_2", "--tv-weight", "1e-4",
+               "--lr-consistency-weight", "1", *TINY])
     assert rc == 0
     recs = [r for r in _records(out) if "d_loss" in r]
-    assert len(recs) == 3 and all(r["adv"] > 0 and r["content"] > 0 for r in recs)
+    assert len(recs) == 3 and all(r["adv"] > 0 and r["content"] > 0 and r["lr_consistency"] > 0 for r in recs)
     model, info = load_model(out / "srgan_x4.safetensors")
     assert info["card"]["kind"] == "srgan" and info["card"]["content_loss"]["layer"] == "relu2_2"
     # a mismatched --init is refused with one line
@@ -246,3 +247,17 @@ def test_lr_milestones_below_one_are_fractions_of_the_run():
     assert lr_milestones(recipe) == [5]  # the CPU SRGAN's two phases follow --steps
     with pytest.raises(RestoreError, match="lr_milestones"):
         _check_recipe(dict(recipe, lr_milestones=[-1]), world_size=1)
+
+
+def test_lr_consistency_is_zero_for_the_truth_and_sees_a_colour_shift():
+    from restore.data.degradation import degrade
+    from restore.losses import lr_consistency_loss
+
+    hr = torch.rand(2, 3, 32, 32)
+    lr = degrade(hr, 4, quantize=False)
+    assert float(lr_consistency_loss(hr, lr, 4)) < 1e-6
+    shifted = (hr + torch.tensor([0.05, -0.03, 0.0]).view(1, 3, 1, 1)).requires_grad_()  # a colour drift
+    loss = lr_consistency_loss(shifted, lr, 4)
+    assert float(loss) > 0.02
+    loss.backward()
+    assert shifted.grad is not None and shifted.grad.abs().sum() > 0

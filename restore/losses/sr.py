@@ -1,4 +1,5 @@
-"""Losses of SRResNet/SRGAN (Ledig et al. 2017): pixel MSE, VGG content, adversarial, total variation.
+"""Losses of SRResNet/SRGAN (Ledig et al. 2017): pixel MSE, VGG content, adversarial, total variation,
+and LR consistency (the output, downscaled again, must give back its input).
 
 All take images ``(B, C, H, W)`` float in [0, 1] and return a scalar tensor.
 
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["pixel_loss", "VGGContentLoss", "AdversarialLoss", "tv_loss", "VGG_LAYERS"]
+__all__ = ["pixel_loss", "VGGContentLoss", "AdversarialLoss", "tv_loss", "lr_consistency_loss", "VGG_LAYERS"]
 
 #: Pixel-wise MSE (the SRResNet objective): ``pixel_loss(sr, hr)``.
 pixel_loss = F.mse_loss
@@ -122,3 +123,15 @@ def tv_loss(x: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
     import kornia
 
     return weight * kornia.losses.total_variation(x.float(), reduction="mean").mean()
+
+
+def lr_consistency_loss(sr: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """L1 between ``sr`` downscaled by the training degradation (MATLAB bicubic, unquantised) and ``lr``.
+
+    Deep VGG features and the discriminator barely see low frequencies, so an SRGAN can drift in colour
+    and brightness; this term pins the output's low frequencies to its input without asking for the
+    blurry high frequencies of a pixel loss. ``sr`` is ``(B, C, scale*H, scale*W)``, ``lr`` ``(B, C, H, W)``.
+    """
+    from ..data.degradation import degrade
+
+    return F.l1_loss(degrade(sr.float(), scale, quantize=False), lr.float())

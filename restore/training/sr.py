@@ -4,7 +4,7 @@ One function, :func:`train`, runs either kind from a recipe (``restore/training/
 
 * ``srresnet``: minimise the pixel loss (MSE as the paper, or L1) between ``G(degrade(hr))`` and ``hr``.
 * ``srgan``: per step (1) update D on real HR vs ``G(lr)``, (2) update G on VGG content loss
-  + 1e-3 non-saturating adversarial loss (+ optional MSE and TV terms).
+  + 1e-3 non-saturating adversarial loss (+ optional pixel, TV and LR-consistency terms).
 
 Around the step: mixed precision by the project's policy (:func:`restore.device.resolve_precision`: bf16
 on CUDA and on CPUs with bf16 units; fp32 master weights, optimiser state and losses), channels_last,
@@ -172,7 +172,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
     from ..data.degradation import degrade
     from ..data.sr import MemoryResidentImages, find_images, load_validation, loader_batches
     from ..device import precision_name, resolve_device, resolve_precision
-    from ..losses.sr import AdversarialLoss, VGGContentLoss, tv_loss
+    from ..losses.sr import AdversarialLoss, VGGContentLoss, lr_consistency_loss, tv_loss
 
     kind = recipe["kind"]
     if kind not in ("srresnet", "srgan"):
@@ -340,6 +340,10 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                         loss_g = loss_g + recipe["pixel_weight"] * pixel_loss(sr.float(), hr)
                     if recipe["tv_weight"]:
                         loss_g = loss_g + tv_loss(sr.float(), recipe["tv_weight"])
+                    if recipe.get("lr_consistency_weight"):
+                        loss_lr = lr_consistency_loss(sr, lr_img, scale)
+                        loss_g = loss_g + recipe["lr_consistency_weight"] * loss_lr
+                        losses.update(lr_consistency=loss_lr)
                     losses.update(d_loss=loss_d, content=loss_content, adv=loss_adv)
                 stop_now = _guard(dist, step, stop, g_loss=loss_g)
                 opt_g.zero_grad(set_to_none=True)
