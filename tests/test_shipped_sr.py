@@ -53,36 +53,19 @@ def test_shipped_model_beats_bicubic_and_bf16_matches_fp32(name, astronaut):
     assert distance(out) < distance(base), (distance(out), distance(base))
 
 
-def test_restore_sr_model_srgan_when_shipped(tmp_path, run_cli):
-    if "srgan-x4" not in SHIPPED_SR:
-        pytest.skip("srgan-x4 is not shipped")
+@pytest.mark.parametrize("flags, expected, scale", [
+    ([], "srresnet-x4", 4),                      # no model named: the SRResNet x4, even with an SRGAN shipped
+    (["--scale", "2"], "srresnet-x2", 2),
+    (["--model", "srgan-x4"], "srgan-x4", 4),
+])
+def test_restore_sr_picks_the_shipped_model(flags, expected, scale, tmp_path, run_cli):
+    if expected not in SHIPPED_SR:
+        pytest.skip(f"{expected} is not shipped")
     from restore.io import write_image
 
     lr = tmp_path / "lr.png"
-    write_image(lr, degrade(read_image(EXAMPLE).tensor, 4))
-    code, _, err = run_cli("sr", lr, "--model", "srgan-x4", "-o", tmp_path / "out", "--device", "cpu")
+    write_image(lr, degrade(read_image(EXAMPLE).tensor, scale))
+    code, _, err = run_cli("sr", lr, *flags, "-o", tmp_path / "out", "--device", "cpu")
     assert code == 0, err
-    assert "srgan-x4 x4" in err
-    assert read_image(tmp_path / "out" / "lr_x4.png").tensor.shape == (1, 3, 256, 256)
-
-
-def test_restore_sr_without_model_uses_the_shipped_x4(tmp_path, run_cli):
-    lr = tmp_path / "lr.png"
-    from restore.io import write_image
-
-    write_image(lr, degrade(read_image(EXAMPLE).tensor, 4))
-    code, _, err = run_cli("sr", lr, "-o", tmp_path / "out", "--device", "cpu")
-    assert code == 0, err
-    assert "srresnet-x4 x4" in err
-    assert read_image(tmp_path / "out" / "lr_x4.png").tensor.shape == (1, 3, 256, 256)
-
-
-def test_restore_sr_scale_2_uses_the_shipped_x2(tmp_path, run_cli):
-    from restore.io import write_image
-
-    lr = tmp_path / "lr.png"
-    write_image(lr, degrade(read_image(EXAMPLE).tensor, 2))
-    code, _, err = run_cli("sr", lr, "--scale", "2", "-o", tmp_path / "out", "--device", "cpu")
-    assert code == 0, err
-    assert "srresnet-x2 x2" in err
-    assert read_image(tmp_path / "out" / "lr_x2.png").tensor.shape == (1, 3, 256, 256)
+    assert f"{expected} x{scale}" in err
+    assert read_image(tmp_path / "out" / f"lr_x{scale}.png").tensor.shape == (1, 3, 256, 256)
