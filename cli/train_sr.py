@@ -77,7 +77,8 @@ def register(kinds) -> None:
         if kind == "srgan":
             p.add_argument("--adv-weight", type=number(float, low=0), help="adversarial loss weight (1e-3)")
             p.add_argument("--tv-weight", type=number(float, low=0), help="total-variation loss weight (0)")
-            p.add_argument("--pixel-weight", type=number(float, low=0), help="weight of an extra pixel term, the recipe's pixel_loss (0)")
+            p.add_argument("--pixel-weight", type=number(float, low=0),
+                           help="weight of an extra pixel term, the recipe's pixel_loss (0)")
             p.add_argument("--lr-consistency-weight", type=number(float, low=0),
                            help="weight of L1(downscaled output, LR input), against colour drift (0)")
             p.add_argument("--content-layer", help="VGG layer of the content loss (relu5_4)")
