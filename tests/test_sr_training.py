@@ -143,6 +143,23 @@ def test_srgan_from_srresnet_init(images, tmp_path):
                  "--out", str(tmp_path / "bad"), "--steps", "1", *TINY[:-1], "--channels", "16"]) == 2
 
 
+def test_discriminator_never_sees_real_and_fake_in_one_batch(images, tmp_path, monkeypatch):
+    # Its BatchNorm normalises by batch statistics: a mixed real+fake batch in D's step let it separate
+    # the halves perfectly while a fake-only batch in G's step scored ~0.9 "real" (a measured bug).
+    from restore.archs.srresnet import SRGANDiscriminator
+
+    batch_sizes, forward = [], SRGANDiscriminator.forward
+
+    def recording_forward(self, x):
+        batch_sizes.append(x.shape[0])
+        return forward(self, x)
+
+    monkeypatch.setattr(SRGANDiscriminator, "forward", recording_forward)
+    assert main(["train", "srgan", "--data", str(images / "train"), "--out", str(tmp_path / "gan"),
+                 "--steps", "2", "--disc-channels", "8", "--content-layer", "relu2_2", *TINY]) == 0
+    assert batch_sizes == [4] * 6  # per step: real, fake (D's step), fake (G's step)
+
+
 def test_bad_input_is_a_one_line_error(images, tmp_path, capsys):
     assert main(["train", "srresnet", "--data", str(images / "train"), "--out", str(tmp_path / "a"),
                  "--patch-size", "30", "--steps", "1"]) == 2

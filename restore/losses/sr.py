@@ -97,7 +97,8 @@ class VGGContentLoss(nn.Module):
 class AdversarialLoss(nn.Module):
     """Binary cross-entropy with logits; the generator uses the non-saturating form ``-log D(G(z))``.
 
-    ``discriminator(real_logits, fake_logits)`` -> BCE(real, 1) + BCE(fake, 0);
+    ``discriminator_term(logits, real)`` -> BCE(logits, 1 if real else 0), on a batch of one kind only
+    (the SRGAN discriminator has BatchNorm: a mixed batch lets it judge each half by the other);
     ``generator(fake_logits)`` -> ``weight`` * BCE(fake, 1) (weight 1e-3 in the paper).
     """
 
@@ -106,10 +107,10 @@ class AdversarialLoss(nn.Module):
         self.weight = weight
 
     @staticmethod
-    def discriminator(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        real = F.binary_cross_entropy_with_logits(real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32))
-        fake = F.binary_cross_entropy_with_logits(fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32))
-        return real + fake
+    def discriminator_term(logits: torch.Tensor, real: bool) -> torch.Tensor:
+        """BCE of the discriminator's logits on a batch of all-real (target 1) or all-generated (0) images."""
+        target = torch.full_like(logits, float(real), dtype=torch.float32)
+        return F.binary_cross_entropy_with_logits(logits.float(), target)
 
     def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
         target = torch.ones_like(fake_logits, dtype=torch.float32)

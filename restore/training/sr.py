@@ -319,15 +319,22 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     loss_g = pixel_loss(sr.float(), hr)  # losses in fp32
                     losses[recipe.get("pixel_loss", "mse")] = loss_g
                 else:
-                    # (1) discriminator: real HR vs generated, one forward on both halves
+                    # (1) discriminator: real HR, then generated, each its own forward and backward (as
+                    # BasicSR; DDP-safe). Its BatchNorm then normalises fakes by fake-only batch statistics,
+                    # as in the generator's step below. One forward on both halves let D tell them apart
+                    # within a mixed batch while fakes in (2)'s fake-only batch scored ~0.9 "real".
+                    opt_d.zero_grad(set_to_none=True)
                     with autocast(device, dtype):
                         sr = g_train(lr_img)
-                        logits = d_train(torch.cat([hr, sr.detach()]))
-                    logits = logits.float()
-                    loss_d = adversarial.discriminator(logits[:local_batch], logits[local_batch:])
-                    _guard(dist, step, stop, d_loss=loss_d)
-                    opt_d.zero_grad(set_to_none=True)
-                    loss_d.backward()
+                        real_logits = d_train(hr)
+                    loss_d_real = adversarial.discriminator_term(real_logits, real=True)
+                    loss_d_real.backward()
+                    with autocast(device, dtype):
+                        fake_logits = d_train(sr.detach())
+                    loss_d_fake = adversarial.discriminator_term(fake_logits, real=False)
+                    loss_d_fake.backward()
+                    loss_d = loss_d_real.detach() + loss_d_fake.detach()
+                    _guard(dist, step, stop, d_loss=loss_d)  # before the step: a NaN never reaches D
                     opt_d.step()
                     # (2) generator: content + adversarial (+ pixel, TV)
                     with autocast(device, dtype):
