@@ -50,6 +50,9 @@ class ModelEntry:
         metrics: headline validation metrics, as in the model card.
         card: model card file name inside ``weights/``.
         description: one line for ``restore models``.
+        kind: what the model was trained as, from its card: ``"srresnet"`` (pixel loss) or ``"srgan"``
+            (perceptual and adversarial: invents texture, so it is used only when asked for by name);
+            empty for the generative priors.
     """
 
     name: str
@@ -64,6 +67,7 @@ class ModelEntry:
     metrics: dict = field(default_factory=dict)
     card: str = ""
     description: str = ""
+    kind: str = ""
 
     @property
     def path(self) -> Path:

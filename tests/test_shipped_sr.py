@@ -12,14 +12,17 @@ from restore.data.degradation import degrade, imresize
 from restore.io import read_image
 from restore.metrics import psnr
 from restore.pipelines import SuperResolver
-from restore.registry import list_models
+from restore.registry import list_models, read_card
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
 SHIPPED_SR = [e.name for e in list_models("sr")]
+SRGANS = {e.name for e in list_models("sr") if e.kind == "srgan"}
 
 
-def test_the_default_x4_model_ships():
-    assert "srresnet-x4" in SHIPPED_SR
+def test_the_default_x4_model_ships_and_each_manifest_kind_is_its_cards():
+    assert "srresnet-x4" in SHIPPED_SR and "srgan-x4" in SRGANS
+    for entry in list_models("sr"):
+        assert entry.kind == read_card(entry.path.with_suffix(".json"))["kind"], entry.name
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def test_shipped_model_beats_bicubic_and_bf16_matches_fp32(name, astronaut):
     exact = score(out)
     fast = score(SuperResolver.from_pretrained(name, device="cpu", precision="bf16")(lr))
     assert abs(fast - exact) <= 0.05, (fast, exact)
-    if not name.startswith("srgan"):
+    if name not in SRGANS:
         assert exact > bicubic + 0.5, (exact, bicubic)
         return
     from restore.metrics import lpips

@@ -265,27 +265,27 @@ def test_from_pretrained_local_file_matches_model(tmp_path, model):
 
 def test_from_pretrained_default_is_the_srresnet_of_the_scale_never_the_srgan(tmp_path, monkeypatch):
     """`restore sr photo.png` must keep giving the PSNR-oriented SRResNet once an SRGAN of the same scale
-    ships (sorted by name, srgan-x4 would come first)."""
+    ships; the manifest's ``kind`` decides, not the name (sorted by name, "photo-gan-x4" comes first)."""
     import restore.registry as registry
     from restore.training.engine import export_model
 
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
 
-    def ship(name, scale):
+    def ship(name, scale, kind):
         net = _random_srresnet(scale=scale)
         path = export_model(tmp_path, name, net.state_dict(), card={"arch": "srresnet", "config": net.config})
         card = registry.read_card(path)
         registry.register(registry.ModelEntry(name=name, task="sr", arch="srresnet", config=net.config,
-                                              file=path.name, sha256=card["sha256"], scale=scale))
+                                              file=path.name, sha256=card["sha256"], scale=scale, kind=kind))
 
-    ship("srgan-x4", 4)
-    assert SuperResolver.from_pretrained(device="cpu", scale=4).name == "srgan-x4"  # the only x4
-    ship("srresnet-x2", 2)
-    ship("srresnet-x4", 4)
+    ship("photo-gan-x4", 4, "srgan")
+    assert SuperResolver.from_pretrained(device="cpu", scale=4).name == "photo-gan-x4"  # the only x4
+    ship("srresnet-x2", 2, "srresnet")
+    ship("srresnet-x4", 4, "srresnet")
     assert SuperResolver.from_pretrained(device="cpu", scale=4).name == "srresnet-x4"
     assert SuperResolver.from_pretrained(device="cpu").name == "srresnet-x4"  # x4 when no scale is asked
     assert SuperResolver.from_pretrained(device="cpu", scale=2).name == "srresnet-x2"
-    assert SuperResolver.from_pretrained("srgan-x4", device="cpu").name == "srgan-x4"
+    assert SuperResolver.from_pretrained("photo-gan-x4", device="cpu").name == "photo-gan-x4"
 
 
 def test_from_pretrained_without_shipped_weights_says_how(tmp_path, monkeypatch):

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                         file=path.name, sha256=card["sha256"], scale=card.get("scale"),
                         resolution=card.get("resolution"), licence=args.licence,
                         metrics={k: v for k, v in metrics.items() if k != "s_per_image"},
-                        card=path.with_suffix(".json").name, description=args.description))
+                        card=path.with_suffix(".json").name, description=args.description,
+                        kind=card.get("kind", "")))
     print(f"shipped {path} ({path.stat().st_size / 2**20:.1f} MiB, sha256 {card['sha256'][:12]}...)")
     return 0
 

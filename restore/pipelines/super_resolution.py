@@ -149,7 +149,7 @@ class SuperResolver:
                                    f"{', '.join(f'{e.name} (x{e.scale})' for e in list_models('sr'))})")
             # the PSNR-oriented SRResNet before an SRGAN (a GAN invents texture, so it is asked for by
             # name), and x4 first when any scale will do
-            name_or_path = min(shipped, key=lambda e: (e.name.startswith("srgan"), e.scale != 4, e.name)).name
+            name_or_path = min(shipped, key=lambda e: (e.kind == "srgan", e.scale != 4, e.name)).name
         path = Path(name_or_path)
         looks_like_path = path.suffix == ".safetensors" or any(sep in str(name_or_path) for sep in "/\\")
         if looks_like_path and not path.is_file():
