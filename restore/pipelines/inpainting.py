@@ -180,8 +180,9 @@ class Inpainter:
             raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
         self.dtype = resolve_precision(precision, self.device)
         self.progress, self.name, self.vae_init = progress, name or method, vae_init
-        self.gan = gan.to(self.device).eval() if gan is not None else None
-        self.vae = vae.to(self.device).eval() if vae is not None else None
+        # channels_last: oneDNN's fast layout (the faces64 search's forward+backward is ~15% faster in bf16)
+        self.gan = gan.to(self.device, memory_format=torch.channels_last).eval() if gan is not None else None
+        self.vae = vae.to(self.device, memory_format=torch.channels_last).eval() if vae is not None else None
         prior = self.gan if method in ("gan", "gan-vae-init") else self.vae
         self.resolution = prior.resolution if prior is not None else None
         self.channels = prior.channels if prior is not None else None
