@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 
 COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "project", "sample", "interpolate", "train", "import-weights", "serve"]
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"restore: error: {exc}", file=sys.stderr)
         return 2
+    # the exact command, for model cards (main() called from Python records its argv, not the caller's)
+    args.command_line = "restore " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     if argv is None:  # the real command: SIGTERM ends it like Ctrl-C, with a word (training saves first)
         import signal
 

@@ -10,8 +10,6 @@ Examples:
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 
 from restore.cli.options import add_precision, number, SEED
 
@@ -60,8 +58,7 @@ def _run(args) -> int:
     recipe = load_recipe(args.recipe, overrides)
     if recipe.get("arch") != args.kind:
         raise RestoreError(f"recipe {recipe['recipe']!r} trains a {recipe.get('arch')}, not a {args.kind}")
-    command = "restore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = train(recipe, args.out, device=args.device, resume=args.resume, command=command,
+    summary = train(recipe, args.out, device=args.device, resume=args.resume, command=args.command_line,
                     progress_bar=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 130 if summary.get("stopped") else 0

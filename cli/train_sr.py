@@ -9,8 +9,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 from restore.cli.options import add_precision, number, SEED
 
@@ -106,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{kind}_x{recipe['scale']}"
     result = train(recipe, data=args.data, val=args.val, out=out, device=args.device,
                    init=args.init, resume=args.resume, progress_bar=not args.no_progress,
-                   command="restore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+                   command=args.command_line)
     if result["stopped"]:
         return 130
     if result["weights"] is not None:

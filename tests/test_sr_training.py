@@ -85,6 +85,8 @@ def test_resume_continues_the_same_schedule(images, tmp_path):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
     lrs = [(r["step"], r["lr"]) for r in _records(tmp_path / "split") if "lr" in r]
     assert dict(lrs)[6] == pytest.approx(1e-4)
+    card = json.loads((tmp_path / "split" / "srresnet_x4.json").read_text())  # the run's first command
+    assert "--steps 2" in card["command"] and len(card["resumed_with"]) == 1 and "--resume" in card["resumed_with"][0]
     # resuming with other network settings is refused with the flags that would match
     tiny3 = [a if a != "2" else "3" for a in common]  # --num-blocks 3
     assert main(["train", "srresnet", *tiny3, "--out", str(tmp_path / "split"), "--steps", "8", "--resume"]) == 2

@@ -215,7 +215,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                                      recipe["content_scale"]).to(device)
         ema = engine.make_ema(generator, recipe["ema"]) if recipe["ema"] else None
 
-        start, earlier_s = 0, 0.0
+        start, earlier_s, commands = 0, 0.0, [command] if command else []
         if resume:
             state = ckpt.load(map_location=device)
             if state.get("kind") != kind:
@@ -236,6 +236,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 ema.load_state_dict(state["ema"])
             start = int(state["step"])
             earlier_s = float(state.get("elapsed_s", 0.0))  # wall time of the runs before this resume
+            init = state.get("init", init)  # the card names the run's start, not the resume
+            commands = list(state.get("commands", [])) + commands
 
         channels_last = recipe["channels_last"]
         if channels_last:  # faster convolutions (tensor cores, oneDNN/AMX on the CPU); same numbers
@@ -287,7 +289,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
             if not dist.is_main:
                 return
             state = {"kind": kind, "step": step, "recipe": recipe, "generator": generator.state_dict(),
-                     "elapsed_s": earlier_s + time.perf_counter() - t0,
+                     "elapsed_s": earlier_s + time.perf_counter() - t0, "init": init, "commands": commands,
                      "opt_g": opt_g.state_dict(), "sched_g": sched_g.state_dict()}
             if discriminator is not None:
                 state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
@@ -409,7 +411,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     "wall_time_s": round(elapsed, 1), "patches_per_s": rate and round(rate, 2),
                     "validation": dict(last_val, folder=str(val)) if last_val else None,
                     "degradation": "MATLAB bicubic (restore.data.degradation.degrade)",
-                    "init": init if init else None, "command": command}
+                    "init": init if init else None, "command": commands[0] if commands else None,
+                    "resumed_with": commands[1:]}
             if content is not None:
                 card["content_loss"] = {"net": content.arch, "layer": content.layer_used, "source": content.source}
             weights = engine.export_model(out, name, eval_model().state_dict(), card)
