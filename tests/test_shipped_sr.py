@@ -51,10 +51,11 @@ def test_shipped_model_beats_bicubic_and_bf16_matches_fp32(name, astronaut):
     from restore.metrics import lpips
 
     assert exact > bicubic, (exact, bicubic)
-    # on this one small face the SRGAN's LPIPS (0.141) is not below the SRResNet's (0.132), unlike on
-    # Sun-Hays 80 (0.266 vs 0.307): only the gain over bicubic is asserted here
+    # perceptually closer than bicubic by a margin, and than the SRResNet of its scale (0.094 vs 0.131 here)
     distance = lambda x: float(lpips(x, hr, crop_border=scale)[0])  # noqa: E731
-    assert distance(out) < distance(imresize(lr, scale).clamp(0, 1)) - 0.05
+    srresnet = SuperResolver.from_pretrained(device="cpu", precision="fp32", scale=scale)
+    assert srresnet.name not in SRGANS
+    assert distance(out) < min(distance(imresize(lr, scale).clamp(0, 1)) - 0.05, distance(srresnet(lr))), name
 
 
 @pytest.mark.parametrize("flags, expected, scale", [

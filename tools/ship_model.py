@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metric-command", help="the command that measured the --metric values")
     ap.add_argument("--description", default="")
     ap.add_argument("--licence", default="")
+    ap.add_argument("--curve-from", type=Path, metavar="RUN_DIR",
+                    help="the run whose metrics.jsonl holds the validation curve (default: the weights' folder; "
+                         "e.g. the run an interpolated file came from)")
     ap.add_argument("--warm-start", action="store_true",
                     help="this run started from the shipped weights: add their steps and wall time")
     args = ap.parse_args(argv)
@@ -61,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm_start and (WEIGHTS_DIR / f"{args.name}.json").is_file():
         previous = json.loads((WEIGHTS_DIR / f"{args.name}.json").read_text())
     runs = list(previous.get("runs", []))
-    runs.append({k: card.get(k) for k in ("steps", "wall_time_s", "device", "precision", "command", "recipe")}
-                | {"validation_curve": _validation_curve(args.weights.parent)})
+    runs.append({k: card.get(k) for k in ("steps", "wall_time_s", "device", "precision", "command", "recipe", "init")}
+                | {k: card[k] for k in ("resumed_with", "interpolation") if card.get(k)}
+                | {"validation_curve": _validation_curve(args.curve_from or args.weights.parent)})
     card.update(name=args.name, licence=args.licence, description=args.description, runs=runs,
                 cumulative_steps=sum(int(r["steps"] or 0) for r in runs),
                 cumulative_wall_time_s=round(sum(float(r["wall_time_s"] or 0) for r in runs), 1))
