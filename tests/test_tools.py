@@ -54,6 +54,9 @@ def test_bad_alpha_and_other_architectures_are_refused(tool, tmp_path):
     with pytest.raises(SystemExit) as exc:
         tool.main([str(a), str(b), "--alpha", "0.5", "-o", str(tmp_path / "x.safetensors")])
     assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:  # a missing file: argparse's one-line error
+        tool.main([str(a), str(tmp_path / "nope.safetensors"), "--alpha", "0.5", "-o", str(tmp_path / "x.safetensors")])
+    assert exc.value.code == 2
     assert not (tmp_path / "x.safetensors").exists()
     with pytest.raises(ValueError, match="differ"):
         tool.interpolate({"w": torch.zeros(2)}, {"v": torch.zeros(2)}, 0.5)

@@ -46,6 +46,7 @@ def _card(info: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from restore.errors import RestoreError
     from restore.registry import load_model
     from restore.training.engine import export_model
 
@@ -57,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 0 <= args.alpha <= 1:
         ap.error(f"--alpha must be in [0, 1], got {args.alpha}")
-    model_a, info_a = load_model(args.a)
-    model_b, info_b = load_model(args.b)
+    try:
+        model_a, info_a = load_model(args.a)
+        model_b, info_b = load_model(args.b)
+    except RestoreError as exc:  # a missing file, a changed file, a card that does not fit
+        ap.error(str(exc))
     if (info_a["arch"], info_a["config"]) != (info_b["arch"], info_b["config"]):
         ap.error(f"{args.a} and {args.b} are different architectures or configs")
     state = interpolate(model_a.state_dict(), model_b.state_dict(), args.alpha)
