@@ -242,12 +242,15 @@ def main(argv=None) -> int:
         "settings": {"steps": getattr(any_semantic, "steps", None), "restarts": getattr(any_semantic, "restarts", None),
                      "lambda": args.lam, "blend": args.blend, "seed": args.seed, "batch": args.batch},
         "models": {m: i.name for m, i in inpainters.items()}, "skipped": skipped,
-        "results": results, "steps_to_reach": reach, "figure": str(out_png),
+        "results": results, "steps_to_reach": reach, "figure": str(out_png) if args.figure_rows > 0 else None,
         "figure_columns": ["masked input"] + list(inpainters) + ["truth"], "figure_row_blocks": masks_wanted,
         "command": " ".join(["python"] + sys.argv),
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_json, (json.dumps(record, indent=2) + "\n").encode(), overwrite=True)
+    if args.figure_rows <= 0:  # --figure-rows 0: numbers only (sweeps)
+        print(f"wrote {out_json}", file=sys.stderr)
+        return 0
     from restore.pipelines.sampling import image_grid
 
     write_image(out_png, image_grid(torch.cat(figure_rows), nrow=len(inpainters) + 2), overwrite=True)
