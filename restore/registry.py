@@ -184,7 +184,7 @@ def load_model(name_or_path: str | os.PathLike, *, task: str | None = None,
     sha256 are refused unless ``trust_unverified`` (default: ``RESTORE_TRUST_UNVERIFIED=1``).
 
     Returns ``(model in eval mode on the CPU, info)`` where ``info`` holds ``arch``, ``config``,
-    ``scale``/``resolution`` and the card.
+    ``scale``/``resolution`` and the card (a dict; empty for an entry that names none).
     """
     from . import archs
 
@@ -201,7 +201,7 @@ def load_model(name_or_path: str | os.PathLike, *, task: str | None = None,
     else:
         entry = get_entry(str(name_or_path), task=task)
         info = {"name": entry.name, "arch": entry.arch, "config": entry.config, "scale": entry.scale,
-                "resolution": entry.resolution, "card": entry.card}
+                "resolution": entry.resolution, "card": read_card(WEIGHTS_DIR / entry.card) if entry.card else {}}
         state = load_safetensors(entry.path, _expected_sha256(entry.sha256, f"models.json entry {entry.name!r}",
                                                               trust_unverified))
     if info["arch"] not in archs.ARCHS:

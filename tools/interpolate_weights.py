@@ -13,6 +13,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -37,14 +38,6 @@ def interpolate(a: dict, b: dict, alpha: float) -> dict:
     return out
 
 
-def _card(info: dict) -> dict:
-    """The model card as a dict (a registered model's ``info`` names its card file in ``weights/``)."""
-    from restore.registry import WEIGHTS_DIR, read_card
-
-    card = info["card"]
-    return card if isinstance(card, dict) else read_card(WEIGHTS_DIR / card)
-
-
 def main(argv: list[str] | None = None) -> int:
     from restore.errors import RestoreError
     from restore.registry import load_model
@@ -66,14 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     if (info_a["arch"], info_a["config"]) != (info_b["arch"], info_b["config"]):
         ap.error(f"{args.a} and {args.b} are different architectures or configs")
     state = interpolate(model_a.state_dict(), model_b.state_dict(), args.alpha)
-    card_a, card_b = _card(info_a), _card(info_b)
+    card_a, card_b = info_a["card"], info_b["card"]
     card = {k: v for k, v in card_b.items() if k not in ("file", "sha256", "dtype")}
     card["interpolation"] = {
         "method": "network interpolation (ESRGAN): (1 - alpha) * a + alpha * b, every tensor",
         "alpha": args.alpha,
         "a": {"source": str(args.a), "sha256": card_a.get("sha256")},
         "b": {"source": str(args.b), "sha256": card_b.get("sha256")},
-        "command": "python tools/interpolate_weights.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python tools/interpolate_weights.py " + shlex.join(sys.argv[1:] if argv is None else argv),
     }
     path = export_model(args.out.parent, args.out.name.removesuffix(".safetensors"), state, card)
     print(f"wrote {path} (alpha {args.alpha}: {args.a} -> {args.b})")
