@@ -24,6 +24,11 @@ of steps to reach the context loss the random-start search ends with.
 
 Prints a table, writes JSON and a figure grid (rows: images; columns: masked input | methods | truth).
 
+Long runs resume: each finished (mask, method) cell is kept under ``--cells`` (default
+``runs/inpaint_cells/<JSON name>/``, outside the repository, since it holds outputs on the data) with the
+settings it was made with; a rerun with the same settings reuses those cells and computes only the rest.
+A cell made with other settings (steps, restarts, images, priors, ...) is recomputed, never mixed in.
+
 Example:
     python benchmarks/inpaint_eval.py --data fashion --limit 100 --masks centre --steps 100 --restarts 4
     python benchmarks/inpaint_eval.py --data example --figure docs/inpaint-example-face.png
@@ -39,6 +44,8 @@ from pathlib import Path
 
 import torch
 
+from restore.inpainting.methods import CLASSICAL_METHODS
+
 FACES = "/work/shared/data/faces64/celeba64_train.tar.gz"
 EXAMPLE_FACE = Path(__file__).resolve().parents[1] / "examples" / "astronaut_face.png"
 DATASETS = {
@@ -47,7 +54,7 @@ DATASETS = {
     "example": dict(path=str(EXAMPLE_FACE), resolution=64, channels=3, gan="faces64-dcgan", vae="faces64-vae"),
 }
 MASK_TYPES = ("centre", "blocks", "left", "pixels")
-METHODS = ("gan", "vae", "vae-enc", "gan-vae-init", "telea", "ns", "biharmonic")
+METHODS = ("gan", "vae", "vae-enc", "gan-vae-init", *CLASSICAL_METHODS)
 
 
 def make_masks(kind: str, n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -107,6 +114,56 @@ def steps_to_reach(trace: list[torch.Tensor], levels: list[float]) -> list[int]:
     return steps
 
 
+FIGURE_KEEP = 32  # outputs kept per cell for the figure (images 0..31)
+
+
+def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]) -> dict:
+    """What a (mask, method) cell's numbers depend on; a cached cell is reused only when this is equal."""
+    from restore.registry import get_entry
+    from restore.errors import RestoreError
+
+    ids = {}
+    for task, name in priors.items():
+        try:
+            ids[task] = f"{name}@{get_entry(name).sha256}"
+        except (RestoreError, KeyError):
+            ids[task] = str(name)
+    fingerprint = {"data": data_source, "images": n, "method": inp.method, "seed": args.seed}  # seed: the masks
+    if inp.method in CLASSICAL_METHODS:
+        return fingerprint
+    return {**fingerprint, "vae_init": inp.vae_init, "steps": inp.steps, "restarts": inp.restarts,
+            "lambda": args.lam, "blend": args.blend, "batch": args.batch, "priors": ids}
+
+
+def load_cell(cells: Path, kind: str, name: str, fingerprint: dict):
+    """``(metrics, outputs, traces)`` of a finished cell made with ``fingerprint``, else ``None``."""
+    from safetensors.torch import load_file
+
+    meta, tensors = cells / f"{kind}-{name}.json", cells / f"{kind}-{name}.safetensors"
+    if not (meta.is_file() and tensors.is_file()):
+        return None
+    record = json.loads(meta.read_text())
+    if record.get("fingerprint") != fingerprint:
+        return None
+    saved = load_file(str(tensors))
+    return record["metrics"], saved["outputs"], list(saved["traces"]) if "traces" in saved else []
+
+
+def save_cell(cells: Path, kind: str, name: str, fingerprint: dict, metrics: dict, outputs, traces) -> None:
+    """Keep a finished cell: its numbers (JSON) and the first outputs and per-image traces (safetensors)."""
+    from safetensors.torch import save
+    from restore.io import atomic_write_bytes
+
+    cells.mkdir(parents=True, exist_ok=True)
+    tensors = {"outputs": outputs[:FIGURE_KEEP].contiguous()}
+    if traces:
+        tensors["traces"] = torch.stack([torch.as_tensor(t, dtype=torch.float32) for t in traces])
+    atomic_write_bytes(cells / f"{kind}-{name}.safetensors", save(tensors), overwrite=True)
+    atomic_write_bytes(cells / f"{kind}-{name}.json",
+                       (json.dumps({"fingerprint": fingerprint, "metrics": metrics}, indent=2) + "\n").encode(),
+                       overwrite=True)
+
+
 def build_inpainters(methods, gan_name, vae_name, settings) -> tuple[dict, dict]:
     from restore.errors import RestoreError
     from restore.pipelines.inpainting import Inpainter, load_prior
@@ -151,6 +208,9 @@ def main(argv=None) -> int:
     p.add_argument("--figure-rows", type=int, default=6, help="images per mask type in the figure")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/inpaint_<data>.json)")
     p.add_argument("--figure", default=None, help="PNG path (default: beside the JSON)")
+    p.add_argument("--markdown", action="store_true", help="also print the table in Markdown (the README's)")
+    p.add_argument("--cells", default=None,
+                   help="folder of finished cells to resume from (default: runs/inpaint_cells/<JSON name>)")
     args = p.parse_args(argv)
 
     from restore.data.generative import load_generative_data
@@ -168,6 +228,9 @@ def main(argv=None) -> int:
             p.error(f"unknown method {m}")
     out_json = Path(args.out or f"benchmarks/results/inpaint_{args.data}.json")
     out_png = Path(args.figure or out_json.with_suffix(".png"))
+    cells = Path(args.cells or Path("runs/inpaint_cells") / out_json.stem)
+    if args.figure_rows > FIGURE_KEEP:
+        p.error(f"--figure-rows is at most {FIGURE_KEEP}")
     if args.data == "example":
         from restore.data.generative import ImageSet
         from restore.io import read_image
@@ -181,13 +244,14 @@ def main(argv=None) -> int:
     n, size = truth_all.shape[0], spec["resolution"]
     settings = dict(device=args.device, steps=args.steps, restarts=args.restarts, lam=args.lam, seed=args.seed,
                     blend=args.blend)
-    inpainters, skipped = build_inpainters(methods, args.gan or spec["gan"], args.vae or spec["vae"], settings)
+    priors = {"gan": args.gan or spec["gan"], "vae": args.vae or spec["vae"]}
+    inpainters, skipped = build_inpainters(methods, priors["gan"], priors["vae"], settings)
     for name, why in skipped.items():
         print(f"skipping {name}: {why}", file=sys.stderr)
     if not inpainters:
         print("nothing to evaluate", file=sys.stderr)
         return 1
-    any_semantic = next((i for i in inpainters.values() if i.method not in ("telea", "ns", "biharmonic")), None)
+    any_semantic = next((i for i in inpainters.values() if i.method not in CLASSICAL_METHODS), None)
     device = any_semantic.device if any_semantic else torch.device("cpu")
     print(f"{data.source}: {n} images; device {describe_device(device)}; "
           + (f"steps {any_semantic.steps}, restarts {any_semantic.restarts}" if any_semantic else ""), file=sys.stderr)
@@ -197,6 +261,12 @@ def main(argv=None) -> int:
         known_all = make_masks(kind, n, size, seed=args.seed)
         results[kind], traces, outputs = {}, {}, {}
         for name, inp in inpainters.items():
+            fingerprint = cell_fingerprint(data.source, n, inp, args, priors)
+            cached = load_cell(cells, kind, name, fingerprint)
+            if cached is not None:
+                results[kind][name], outputs[name], traces[name] = cached
+                print(f"  {kind:7s} {name:13s} reused from {cells}", file=sys.stderr)
+                continue
             chunks, ctx, seconds = [], [], 0.0
             for start in range(0, n, args.batch):
                 y, k = truth_all[start:start + args.batch], known_all[start:start + args.batch]
@@ -204,11 +274,14 @@ def main(argv=None) -> int:
                 chunks.append(inp.inpaint(y * k, k))  # the hole's content is hidden from every method
                 seconds += time.perf_counter() - t0
                 ctx.extend(inp.last_trace.get("context", []))
+                if n > args.batch:
+                    print(f"  {kind:7s} {name:13s} {start + len(y)}/{n} ({seconds:.0f}s)", file=sys.stderr, flush=True)
             out = torch.cat(chunks)
             outputs[name], traces[name] = out, ctx
             metrics = hole_metrics(out, truth_all, known_all)
             results[kind][name] = {k: float(v.mean()) for k, v in metrics.items()}
             results[kind][name]["seconds_per_image"] = seconds / n
+            save_cell(cells, kind, name, fingerprint, results[kind][name], out, ctx)
             print(f"  {kind:7s} {name:13s} done in {seconds:.1f}s", file=sys.stderr)
         for enc, base in (("gan-vae-init", "gan"), ("vae-enc", "vae")):
             if traces.get(enc) and traces.get(base):
@@ -232,6 +305,13 @@ def main(argv=None) -> int:
         for name, r in table.items():
             print(f"{kind:8s} {name:13s} {r['psnr']:6.2f} {r['ssim']:6.3f} {r['lpips']:6.3f} {r['psnr_hole']:6.2f} "
                   f"{r['ssim_hole']:6.3f} {r['lpips_hole']:6.3f} {r['seconds_per_image']:7.3f}")
+    if args.markdown:
+        print("\n| mask | method | PSNR | SSIM | LPIPS | PSNR hole | SSIM hole | LPIPS hole | s/image |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for kind, table in results.items():
+            for name, r in table.items():
+                print(f"| {kind} | {name} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['lpips']:.3f} | {r['psnr_hole']:.2f} "
+                      f"| {r['ssim_hole']:.3f} | {r['lpips_hole']:.3f} | {r['seconds_per_image']:.3f} |")
     for kind, comps in reach.items():
         for label, r in comps.items():
             print(f"{kind}: {label}: median steps to the random start's final context loss: "

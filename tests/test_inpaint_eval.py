@@ -1,0 +1,57 @@
+"""benchmarks/inpaint_eval.py: a long evaluation resumes from its finished (mask, method) cells."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "inpaint_eval.py"
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    spec = importlib.util.spec_from_file_location("inpaint_eval", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(evaluation, tmp_path, name, *extra):
+    out = tmp_path / f"{name}.json"
+    args = ["--data", "example", "--limit", "1", "--batch", "1", "--restarts", "1", "--methods", "gan,telea",
+            "--masks", "centre", "--out", str(out), "--cells", str(tmp_path / "cells"), "--figure-rows", "1", *extra]
+    assert evaluation.main(args) == 0
+    return json.loads(out.read_text())["results"]["centre"]
+
+
+def test_finished_cells_are_reused_and_other_settings_recomputed(evaluation, tmp_path, capsys):
+    first = _run(evaluation, tmp_path, "first", "--steps", "2")
+    assert "reused from" not in capsys.readouterr().err
+    again = _run(evaluation, tmp_path, "again", "--steps", "2", "--markdown")
+    captured = capsys.readouterr()
+    assert captured.err.count("reused from") == 2
+    assert again == first  # the numbers come from the cells, seconds included
+    assert f"| centre | gan | {first['gan']['psnr']:.2f} |" in captured.out
+    assert (tmp_path / "again.png").is_file()  # the figure is made from the kept outputs
+
+    other = _run(evaluation, tmp_path, "other", "--steps", "3")
+    err = capsys.readouterr().err
+    assert "gan           done" in err and "telea         reused" in err  # only the search's settings changed
+    assert other["telea"] == first["telea"]
+    assert other["gan"]["seconds_per_image"] != first["gan"]["seconds_per_image"]
+
+
+def test_a_cell_of_other_data_is_not_mixed_in(evaluation, tmp_path, capsys):
+    _run(evaluation, tmp_path, "first", "--steps", "2")
+    meta = tmp_path / "cells" / "centre-telea.json"
+    record = json.loads(meta.read_text())
+    record["fingerprint"]["images"] = 1000
+    record["metrics"]["lpips"] = -1.0
+    meta.write_text(json.dumps(record))
+    capsys.readouterr()
+    result = _run(evaluation, tmp_path, "again", "--steps", "2")
+    assert result["telea"]["lpips"] > 0
+    assert "telea         done" in capsys.readouterr().err
