@@ -262,3 +262,18 @@ def test_code_adam_is_torch_adam():
         ref.step()
     torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-6)
     assert (ours - target).abs().mean() < target.abs().mean()  # it really moved towards the target
+
+
+def test_snapshots_equal_shorter_searches(tiny_gan):
+    # One long search gives the steps-to-quality curve: its snapshot after s steps is the s-step search.
+    torch.manual_seed(0)
+    y, known = torch.rand(2, 1, 32, 32), centre_known(2)
+    long = semantic.gan_search(tiny_gan, y, known, steps=6, restarts=3, seed=0, snapshot_steps=(0, 2, 6))
+    assert list(long.snapshots) == [0, 2, 6] and long.snapshots[6] is long
+    for s in (0, 2):
+        short = semantic.gan_search(tiny_gan, y, known, steps=s, restarts=3, seed=0)
+        snap = long.snapshots[s]
+        for a, b in ((snap.fill, short.fill), (snap.z, short.z), (snap.loss, short.loss)):
+            torch.testing.assert_close(a, b)
+        assert torch.equal(snap.restart, short.restart)
+        torch.testing.assert_close(snap.trace["total"], short.trace["total"])

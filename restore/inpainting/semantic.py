@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -90,6 +90,8 @@ class SearchResult:
         loss: ``(B,)`` final total loss of the best restart.
         restart: ``(B,)`` index of the winning restart.
         trace: per-step losses, each ``(steps, B, restarts)`` on the CPU: ``"total"``, ``"context"``, ``"prior"``.
+        snapshots: ``{s: SearchResult}``, what the same search stopped after ``s`` steps returns, for each
+            ``s`` of ``snapshot_steps`` (one long search gives a whole steps-to-quality curve).
     """
 
     fill: torch.Tensor
@@ -97,6 +99,7 @@ class SearchResult:
     loss: torch.Tensor
     restart: torch.Tensor
     trace: dict = field(default_factory=dict)
+    snapshots: dict = field(default_factory=dict)
 
     def best_trace(self, key: str = "total") -> torch.Tensor:
         """``(steps, B)`` per-step losses of each image's winning restart."""
@@ -168,6 +171,7 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
                   callback: Callable[[int], None] | None = None,
                   weights: torch.Tensor | None = None,
                   fit_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                  snapshot_steps: Collection[int] = (),
                   ) -> SearchResult:
     """The generic search: Adam on ``z`` for ``steps`` steps, all images x restarts in one batch.
 
@@ -186,6 +190,8 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         fit_loss: ``(images, targets, weights) -> (N,)`` data term replacing :func:`context_loss`
             (targets and weights repeated per restart; e.g. pixel + LPIPS for projection,
             :mod:`restore.pipelines.projection`); traced as ``"context"``.
+        snapshot_steps: step counts ``s <= steps`` whose result (the best restart after ``s`` updates)
+            is kept in ``SearchResult.snapshots``; Adam has no schedule, so it equals an ``s``-step search.
     """
     from ..device import autocast
 
@@ -209,9 +215,19 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         pri = prior_loss(codes, images)
         return images, ctx, pri
 
+    def best_of(images, total, codes) -> SearchResult:
+        final = total.detach().view(b, k)
+        best = final.argmin(1)
+        pick = torch.arange(b, device=device) * k + best
+        return SearchResult(fill=images[pick].detach(), z=codes.detach()[pick],
+                            loss=final.gather(1, best[:, None])[:, 0], restart=best.cpu())
+
+    snapshots = {}
     for step in range(steps):
-        _, ctx, pri = evaluate(z)
+        images, ctx, pri = evaluate(z)
         total = ctx + pri
+        if step in snapshot_steps:  # z after `step` updates: an s-step search would stop here
+            snapshots[step] = best_of(images, total, z)
         z.grad = None
         # Restarts are independent (networks in eval mode), so the sum's gradient is each one's own.
         total.sum().backward()
@@ -227,13 +243,15 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
 
     with torch.no_grad():
         images, ctx, pri = evaluate(z)
-        final = (ctx + pri).view(b, k)
-        best = final.argmin(1)
-        pick = torch.arange(b, device=device) * k + best
-    trace = {name: (torch.stack(vals).view(-1, b, k).cpu() if vals else torch.zeros(0, b, k))
-             for name, vals in (("total", totals), ("context", contexts), ("prior", priors))}
-    return SearchResult(fill=images[pick].detach(), z=z.detach()[pick], loss=final.gather(1, best[:, None])[:, 0],
-                        restart=best.cpu(), trace=trace)
+        result = best_of(images, ctx + pri, z)
+    result.trace = {name: (torch.stack(vals).view(-1, b, k).cpu() if vals else torch.zeros(0, b, k))
+                    for name, vals in (("total", totals), ("context", contexts), ("prior", priors))}
+    if steps in snapshot_steps:
+        snapshots[steps] = result
+    for s, snap in snapshots.items():
+        snap.trace = {name: t[:s] for name, t in result.trace.items()}
+    result.snapshots = dict(sorted(snapshots.items()))
+    return result
 
 
 def _start_codes(sample: Callable, b: int, k: int, seed: int | None, device, *,
@@ -258,7 +276,8 @@ def codes_around(z_init: torch.Tensor, k: int, seed: int | None, noise: float, d
 def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
                restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
                window: int = DEFAULT_WINDOW, seed: int | None = 0, z_init: torch.Tensor | None = None,
-               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None) -> SearchResult:
+               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None,
+               snapshot_steps: Collection[int] = ()) -> SearchResult:
     """Yeh et al.'s search over a DCGAN (:class:`restore.archs.dcgan.DCGAN`).
 
     Args:
@@ -278,13 +297,15 @@ def gan_search(gan: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     with frozen(gan):
         return latent_search(gan.generate, target, known, z0,
                              prior_loss=lambda z, images: gan_prior_loss(gan.discriminate(images), lam),
-                             project=project, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback)
+                             project=project, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback,
+                             snapshot_steps=snapshot_steps)
 
 
 def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, steps: int = DEFAULT_STEPS,
                restarts: int = DEFAULT_RESTARTS, lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR,
                window: int = DEFAULT_WINDOW, seed: int | None = 0, init: str = "random",
-               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None) -> SearchResult:
+               init_noise: float = 0.1, dtype: torch.dtype = torch.float32, callback=None,
+               snapshot_steps: Collection[int] = ()) -> SearchResult:
     """The same search over a VAE decoder with a ``lam * ||z||^2`` prior term (no projection).
 
     ``init="encoder"`` starts every restart at the encoder's code of the masked image (plus
@@ -301,7 +322,8 @@ def vae_search(vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *, ste
     with frozen(vae):
         return latent_search(vae.decode, target, known, z0,
                              prior_loss=lambda z, images: lam * z.float().pow(2).sum(1),
-                             project=None, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback)
+                             project=None, steps=steps, lr=lr, window=window, dtype=dtype, callback=callback,
+                             snapshot_steps=snapshot_steps)
 
 
 @torch.no_grad()

@@ -1,0 +1,186 @@
+"""Steps x restarts grid of the face-inpainting search: LPIPS and seconds per image, and the defaults it picks.
+
+The first ``--limit`` held-out faces (see ``inpaint_eval.py``), centre 32x32 hole, ``faces64-dcgan``, on
+the device and at the precision ``restore inpaint`` would use, Poisson blending; metrics as in
+``inpaint_eval.py``. Two starts:
+
+* ``random``: prior samples (``--method gan``). One search of max(steps) steps per restart count R and
+  batch of images; its snapshots give every steps value (the snapshot after s steps is what an s-step
+  search returns, tests/test_inpainting.py checks it) and a cell's seconds are the time to step s.
+* ``encoder``: from ``faces64-vae``'s completion (``--method gan-vae-init``). The Inpainter fits that start
+  in steps // 4 steps of its own, so this start runs one search per (steps, restarts) cell.
+
+The chosen default is the cheapest cell (seconds per image) whose LPIPS is within ``--tolerance`` (5%) of
+the best cell's. Units run cheapest first, each kept under ``runs/inpaint_grid/`` and reused by a rerun
+with the same settings (so a grid can span sessions); ``--budget-minutes`` stops before a unit that would
+not fit (estimated from the units already run). The report takes every finished unit of the same
+setting, also those of earlier runs with other ``--steps``/``--restarts`` lists (e.g. 16 restarts run to
+400 steps only); cells not run are listed as missing in the JSON.
+
+Example:
+    python benchmarks/inpaint_grid.py --limit 200 --steps 25,50,100,200,400,1000 --restarts 1,4,16,64 \\
+        --starts random,encoder --budget-minutes 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inpaint_eval import DATASETS, hole_metrics, make_masks  # noqa: E402
+
+LATENTS_PER_BATCH = 800  # images x restarts searched together (memory: ~3 MB per 64x64 latent)
+
+
+def ints(text: str) -> list[int]:
+    return sorted({int(v) for v in text.split(",") if v})
+
+
+def run_unit(inp, start: str, steps: list[int], restarts: int, truth, known, batch: int) -> dict[int, dict]:
+    """``{s: {"outputs", "seconds"}}`` for the cells of one unit (one search per batch of images)."""
+    from restore.inpainting import blending, semantic
+
+    s_max, outputs, seconds = max(steps), {s: [] for s in steps}, {s: 0.0 for s in steps}
+    settings = dict(restarts=restarts, lam=inp.lam, lr=inp.lr, window=inp.window, seed=inp.seed, dtype=inp.dtype)
+    # Untimed warm-up at this batch shape (oneDNN builds its kernels on the first call).
+    semantic.gan_search(inp.gan, truth[:batch].to(inp.device), known[:batch].to(inp.device), steps=1, **settings)
+    for lo in range(0, truth.shape[0], batch):
+        y, k = truth[lo:lo + batch].to(inp.device), known[lo:lo + batch].to(inp.device)
+        t0 = time.perf_counter()
+        if start == "random":
+            reached = {0: t0}
+            result = semantic.gan_search(inp.gan, y, k, steps=s_max, snapshot_steps=steps,
+                                         callback=lambda step: reached.__setitem__(step, time.perf_counter()),
+                                         **settings)
+            snaps = {s: (result.snapshots[s], reached[s] - t0) for s in steps}
+        else:  # as Inpainter._fill for latent sizes that differ (faces64-dcgan nz 100, faces64-vae nz 128)
+            z0 = semantic.vae_guided_init(inp.gan, inp.vae, y, k, steps=max(1, s_max // 4), restarts=restarts,
+                                          lr=inp.lr, seed=inp.seed, dtype=inp.dtype)
+            result = semantic.gan_search(inp.gan, y, k, steps=s_max, z_init=z0, **settings)
+            snaps = {s_max: (result, time.perf_counter() - t0)}
+        for s, (snap, search_seconds) in snaps.items():
+            t1 = time.perf_counter()
+            fill = snap.fill.float().cpu().clamp(0, 1)
+            outputs[s].append(blending.poisson_blend(fill, y.cpu(), k.cpu(), method=inp.blend_solver))
+            seconds[s] += search_seconds + time.perf_counter() - t1
+        print(f"    {start} R={restarts} steps<={s_max}: {lo + len(y)}/{truth.shape[0]} "
+              f"({seconds[s_max]:.0f}s)", file=sys.stderr, flush=True)
+    return {s: {"outputs": torch.cat(outputs[s]), "seconds": seconds[s]} for s in steps}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=200, help="held-out faces (the first N)")
+    p.add_argument("--steps", type=ints, default=ints("25,50,100,200,400,1000"))
+    p.add_argument("--restarts", type=ints, default=ints("1,4,16,64"))
+    p.add_argument("--starts", default="random,encoder", help="comma list of random, encoder")
+    p.add_argument("--batch", type=int, default=50, help="images per search (fewer when restarts x images > "
+                   f"{LATENTS_PER_BATCH})")
+    p.add_argument("--tolerance", type=float, default=0.05, help="LPIPS margin over the best cell")
+    p.add_argument("--budget-minutes", type=float, default=None, help="start no unit that would end later")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--units", default="runs/inpaint_grid", help="folder of finished units (resume)")
+    p.add_argument("--out", default="benchmarks/results/inpaint_faces_grid.json")
+    args = p.parse_args(argv)
+    starts = [s for s in args.starts.split(",") if s]
+    if not set(starts) <= {"random", "encoder"} or not starts:
+        p.error("--starts is a comma list of random, encoder")
+
+    from restore.data.generative import load_generative_data
+    from restore.device import describe_device
+    from restore.io import atomic_write_bytes
+    from restore.pipelines.inpainting import Inpainter, load_prior
+
+    spec = DATASETS["faces"]
+    data = load_generative_data(spec["path"], resolution=64, channels=3, split="heldout", limit=args.limit)
+    truth = data.batch(slice(None))
+    known = make_masks("centre", truth.shape[0], 64)
+    gan, gan_name = load_prior(spec["gan"], "gan")
+    vae, vae_name = load_prior(spec["vae"], "vae")
+    inp = Inpainter("gan-vae-init", gan, vae, device=args.device, blend="poisson")
+    setting = {"data": data.source, "images": truth.shape[0], "mask": "centre", "priors": [gan_name, vae_name],
+               "lambda": inp.lam, "lr": inp.lr, "window": inp.window, "seed": inp.seed, "blend": inp.blend,
+               "precision": str(inp.dtype).replace("torch.", ""), "device": describe_device(inp.device)}
+    units_dir = Path(args.units)
+    units_dir.mkdir(parents=True, exist_ok=True)
+
+    # One unit: (random, R) covers every steps value; (encoder, R, S) one cell. Cheapest first.
+    units = [("random", r, tuple(args.steps)) for r in args.restarts] if "random" in starts else []
+    units += [("encoder", r, (s,)) for r in args.restarts for s in args.steps] if "encoder" in starts else []
+    units.sort(key=lambda u: max(u[2]) * u[1] * (1.25 if u[0] == "encoder" else 1))
+    rate, began = None, time.perf_counter()
+    for start, restarts, steps in units:
+        key = f"{start}_r{restarts}_s{'-'.join(map(str, steps))}"
+        path = units_dir / f"{key}.json"
+        saved = json.loads(path.read_text()) if path.is_file() else None
+        if saved is None or saved["setting"] != setting:
+            cost = max(steps) * restarts * (1.25 if start == "encoder" else 1) * truth.shape[0]
+            if args.budget_minutes is not None and rate is not None:
+                left = args.budget_minutes * 60 - (time.perf_counter() - began)
+                if cost * rate > left:
+                    print(f"  {key}: ~{cost * rate / 60:.0f} min does not fit the {left / 60:.0f} min left; "
+                          "stopping", file=sys.stderr)
+                    break
+            t0 = time.perf_counter()
+            batch = max(1, min(args.batch, LATENTS_PER_BATCH // restarts))
+            found = run_unit(inp, start, list(steps), restarts, truth, known, batch)
+            rate = (time.perf_counter() - t0) / cost  # seconds per image-step-restart, for the budget
+            saved = {"setting": setting, "batch": batch, "cells": {}}
+            for s, r in found.items():
+                metrics = hole_metrics(r["outputs"], truth, known)
+                saved["cells"][str(s)] = {**{k: float(v.mean()) for k, v in metrics.items()},
+                                          "seconds_per_image": r["seconds"] / truth.shape[0],
+                                          "per_image": {k: [round(float(x), 5) for x in v] for k, v in metrics.items()}}
+            atomic_write_bytes(path, (json.dumps(saved) + "\n").encode(), overwrite=True)
+            print(f"  {key}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+
+    # Every finished unit of this setting counts, also those of earlier runs with other --steps lists.
+    cells = {}
+    for path in sorted(units_dir.glob("*_r*_s*.json")):
+        saved = json.loads(path.read_text())
+        start, restarts = path.stem.split("_")[0], int(path.stem.split("_")[1][1:])
+        if saved["setting"] != setting or start not in starts or restarts not in args.restarts:
+            continue
+        for s, cell in saved["cells"].items():
+            if int(s) in args.steps:
+                cells.setdefault((start, int(s), restarts), {**{k: v for k, v in cell.items() if k != "per_image"},
+                                                             "batch": saved["batch"], "unit": path.stem})
+
+    # ---------------------------------------------------------------- report
+    rows = [{"start": st, "steps": s, "restarts": r, **{k: round(v, 4) if isinstance(v, float) else v
+                                                          for k, v in c.items()}}
+            for (st, s, r), c in sorted(cells.items())]
+    missing = [{"start": st, "steps": s, "restarts": r} for st in starts for s in args.steps for r in args.restarts
+               if (st, s, r) not in cells]
+    chosen = best = None
+    if rows:
+        best = min(rows, key=lambda c: c["lpips"])
+        within = [c for c in rows if c["lpips"] <= best["lpips"] * (1 + args.tolerance)]
+        chosen = min(within, key=lambda c: c["seconds_per_image"])
+    for st in starts:
+        print(f"\n{st} start: LPIPS (whole image) / seconds per image; rows steps, columns restarts")
+        print("steps  " + "".join(f"{r:>16d}" for r in args.restarts))
+        for s in args.steps:
+            line = "".join(f"{cells[(st, s, r)]['lpips']:9.4f}/{cells[(st, s, r)]['seconds_per_image']:6.2f}"
+                           if (st, s, r) in cells else f"{'-':>16s}" for r in args.restarts)
+            print(f"{s:5d}  {line}")
+    if chosen:
+        print(f"\nbest: {best['start']} {best['steps']}x{best['restarts']} LPIPS {best['lpips']:.4f}; chosen "
+              f"(cheapest within {args.tolerance:.0%}): {chosen['start']} {chosen['steps']}x{chosen['restarts']} "
+              f"LPIPS {chosen['lpips']:.4f} at {chosen['seconds_per_image']:.2f} s/image; {len(missing)} cells missing")
+    record = {"setting": setting, "tolerance": args.tolerance, "rows": rows, "best": best, "chosen": chosen,
+              "missing": missing, "command": " ".join(["python"] + sys.argv)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(Path(args.out), (json.dumps(record, indent=2) + "\n").encode(), overwrite=True)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
