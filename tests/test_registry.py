@@ -128,3 +128,24 @@ def test_shipped_model_needs_one_manifest_entry_for_the_sr_api(weights_dir):
     assert (sr(x) - expected).abs().max() < 1e-4 and (default(x) - expected).abs().max() < 1e-4
     with pytest.raises(RestoreError, match="no shipped super-resolution model for x4"):
         SuperResolver.from_pretrained(device="cpu", scale=4)
+
+
+def test_save_safetensors_is_byte_reproducible_and_loads(tmp_path):
+    # safetensors alone writes metadata keys in hash order: the same export would get a new sha256.
+    from safetensors import safe_open
+
+    from restore.backbones import sha256_file
+    from restore.registry import load_safetensors, save_safetensors
+
+    tensors = {"b.weight": torch.arange(6, dtype=torch.float16).view(2, 3), "a.bias": torch.ones(3)}
+    metadata = {str(i): f"value {i}" for i in range(16)}
+    digests = {sha256_file(save_safetensors(tmp_path / f"w{i}.safetensors", tensors, metadata)) for i in range(4)}
+    assert len(digests) == 1
+    path = tmp_path / "w0.safetensors"
+    assert int.from_bytes(path.read_bytes()[:8], "little") % 8 == 0  # data stays 8-byte aligned
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata() == metadata
+    loaded = load_safetensors(path)
+    assert set(loaded) == set(tensors)
+    for k, v in tensors.items():
+        assert torch.equal(loaded[k], v.float())

@@ -322,9 +322,8 @@ def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, to
     ``card`` must hold at least ``arch`` and ``config`` (what :func:`restore.registry.load_model` needs);
     add scale/resolution, recipe, data, steps, wall time, device, validation metrics, command.
     """
-    from safetensors.torch import save_file
-
     from ..backbones import sha256_file
+    from ..registry import save_safetensors
 
     for key in ("arch", "config"):
         if key not in card:
@@ -334,10 +333,7 @@ def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, to
     weights = out / f"{name}.safetensors"
     tensors = {k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous().cpu()
                for k, v in state_dict.items()}
-    tmp = weights.with_suffix(".safetensors.tmp")
-    save_file(tensors, str(tmp), metadata={"arch": card["arch"], "format": "restore"})
-    os.chmod(tmp, 0o644)  # safetensors creates 0600; weights are meant to be shared
-    os.replace(tmp, weights)
+    save_safetensors(weights, tensors, metadata={"arch": card["arch"], "format": "restore"})
     card = dict(card, file=weights.name, sha256=sha256_file(weights), dtype="float16" if fp16 else "float32")
     card_path = weights.with_suffix(".json")
     tmp = card_path.with_suffix(".json.tmp")
