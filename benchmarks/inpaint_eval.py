@@ -136,21 +136,27 @@ def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]
 
 
 def load_cell(cells: Path, kind: str, name: str, fingerprint: dict):
-    """``(metrics, outputs, traces)`` of a finished cell made with ``fingerprint``, else ``None``."""
+    """``(metrics, outputs, traces, record)`` of a finished cell made with ``fingerprint``, else ``None``.
+
+    The JSON alone is enough (it may be committed, the data's outputs never are): without the
+    safetensors beside it, ``outputs`` is ``None`` (no figure) and ``traces`` empty.
+    """
     from safetensors.torch import load_file
 
     meta, tensors = cells / f"{kind}-{name}.json", cells / f"{kind}-{name}.safetensors"
-    if not (meta.is_file() and tensors.is_file()):
+    if not meta.is_file():
         return None
     record = json.loads(meta.read_text())
     if record.get("fingerprint") != fingerprint:
         return None
-    saved = load_file(str(tensors))
-    return record["metrics"], saved["outputs"], list(saved["traces"]) if "traces" in saved else []
+    saved = load_file(str(tensors)) if tensors.is_file() else {}
+    traces = list(saved["traces"]) if "traces" in saved else []
+    return record["metrics"], saved.get("outputs"), traces, record
 
 
-def save_cell(cells: Path, kind: str, name: str, fingerprint: dict, metrics: dict, outputs, traces) -> None:
-    """Keep a finished cell: its numbers (JSON) and the first outputs and per-image traces (safetensors)."""
+def save_cell(cells: Path, kind: str, name: str, fingerprint: dict, metrics: dict, outputs, traces) -> dict:
+    """Keep a finished cell: its numbers and each image's final context loss (JSON), and the first
+    outputs and the per-image traces (safetensors). Returns the JSON record."""
     from safetensors.torch import save
     from restore.io import atomic_write_bytes
 
@@ -159,9 +165,11 @@ def save_cell(cells: Path, kind: str, name: str, fingerprint: dict, metrics: dic
     if traces:
         tensors["traces"] = torch.stack([torch.as_tensor(t, dtype=torch.float32) for t in traces])
     atomic_write_bytes(cells / f"{kind}-{name}.safetensors", save(tensors), overwrite=True)
-    atomic_write_bytes(cells / f"{kind}-{name}.json",
-                       (json.dumps({"fingerprint": fingerprint, "metrics": metrics}, indent=2) + "\n").encode(),
-                       overwrite=True)
+    finals = [float(t[-1]) for t in traces if len(t)]
+    record = {"fingerprint": fingerprint, "metrics": metrics, "final_context": [round(v, 6) for v in finals],
+              "steps_to_final": steps_to_reach(traces, finals) if finals else []}
+    atomic_write_bytes(cells / f"{kind}-{name}.json", (json.dumps(record, indent=1) + "\n").encode(), overwrite=True)
+    return record
 
 
 def build_inpainters(methods, gan_name, vae_name, settings) -> tuple[dict, dict]:
@@ -256,15 +264,15 @@ def main(argv=None) -> int:
     print(f"{data.source}: {n} images; device {describe_device(device)}; "
           + (f"steps {any_semantic.steps}, restarts {any_semantic.restarts}" if any_semantic else ""), file=sys.stderr)
 
-    results, reach, figure_rows = {}, {}, []
+    results, reach, figure_rows, missing_outputs = {}, {}, [], set()
     for kind in masks_wanted:
         known_all = make_masks(kind, n, size, seed=args.seed)
-        results[kind], traces, outputs = {}, {}, {}
+        results[kind], traces, outputs, records = {}, {}, {}, {}
         for name, inp in inpainters.items():
             fingerprint = cell_fingerprint(data.source, n, inp, args, priors)
             cached = load_cell(cells, kind, name, fingerprint)
             if cached is not None:
-                results[kind][name], outputs[name], traces[name] = cached
+                results[kind][name], outputs[name], traces[name], records[name] = cached
                 print(f"  {kind:7s} {name:13s} reused from {cells}", file=sys.stderr)
                 continue
             chunks, ctx, seconds = [], [], 0.0
@@ -281,16 +289,23 @@ def main(argv=None) -> int:
             metrics = hole_metrics(out, truth_all, known_all)
             results[kind][name] = {k: float(v.mean()) for k, v in metrics.items()}
             results[kind][name]["seconds_per_image"] = seconds / n
-            save_cell(cells, kind, name, fingerprint, results[kind][name], out, ctx)
+            records[name] = save_cell(cells, kind, name, fingerprint, results[kind][name], out, ctx)
             print(f"  {kind:7s} {name:13s} done in {seconds:.1f}s", file=sys.stderr)
         for enc, base in (("gan-vae-init", "gan"), ("vae-enc", "vae")):
-            if traces.get(enc) and traces.get(base):
+            base_record = records.get(base) or {}
+            if not base_record.get("final_context") and traces.get(base):  # a cell kept before JSONs had them
                 levels = [float(t[-1]) for t in traces[base]]
+                base_record = {"final_context": levels, "steps_to_final": steps_to_reach(traces[base], levels)}
+            if traces.get(enc) and base_record.get("final_context"):  # the random start's are in its JSON
+                levels, own = base_record["final_context"], base_record["steps_to_final"]
                 reach.setdefault(kind, {})[f"{enc} vs {base}"] = {
-                    "median_steps_random": float(torch.tensor(steps_to_reach(traces[base], levels)).float().median()),
+                    "median_steps_random": float(torch.tensor(own).float().median()),
                     "median_steps_encoder": float(torch.tensor(steps_to_reach(traces[enc], levels)).float().median()),
-                    "steps": len(traces[base][0]),
+                    "steps": len(traces[enc][0]),
                 }
+        if any(outputs[m] is None for m in inpainters):
+            missing_outputs.update(m for m in inpainters if outputs[m] is None)
+            continue
         rows = min(args.figure_rows, n)
         shown = truth_all[:rows] * known_all[:rows] + 0.5 * (1 - known_all[:rows])  # hole shown grey
         columns = [shown] + [outputs[m][:rows] for m in inpainters] + [truth_all[:rows]]
@@ -322,13 +337,17 @@ def main(argv=None) -> int:
         "settings": {"steps": getattr(any_semantic, "steps", None), "restarts": getattr(any_semantic, "restarts", None),
                      "lambda": args.lam, "blend": args.blend, "seed": args.seed, "batch": args.batch},
         "models": {m: i.name for m, i in inpainters.items()}, "skipped": skipped,
-        "results": results, "steps_to_reach": reach, "figure": str(out_png) if args.figure_rows > 0 else None,
+        "results": results, "steps_to_reach": reach,
+        "figure": str(out_png) if args.figure_rows > 0 and not missing_outputs else None,
         "figure_columns": ["masked input"] + list(inpainters) + ["truth"], "figure_row_blocks": masks_wanted,
         "command": " ".join(["python"] + sys.argv),
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_json, (json.dumps(record, indent=2) + "\n").encode(), overwrite=True)
-    if args.figure_rows <= 0:  # --figure-rows 0: numbers only (sweeps)
+    if args.figure_rows <= 0 or missing_outputs:  # --figure-rows 0: numbers only (sweeps)
+        if missing_outputs and args.figure_rows > 0:
+            print(f"no figure: the cells of {', '.join(sorted(missing_outputs))} kept numbers only "
+                  f"(their outputs are not in {cells})", file=sys.stderr)
         print(f"wrote {out_json}", file=sys.stderr)
         return 0
     from restore.pipelines.sampling import image_grid

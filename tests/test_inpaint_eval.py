@@ -55,3 +55,20 @@ def test_a_cell_of_other_data_is_not_mixed_in(evaluation, tmp_path, capsys):
     result = _run(evaluation, tmp_path, "again", "--steps", "2")
     assert result["telea"]["lpips"] > 0
     assert "telea         done" in capsys.readouterr().err
+
+
+def test_cells_kept_as_numbers_only_are_reused_without_a_figure(evaluation, tmp_path, capsys):
+    # The cells' JSONs may be committed (numbers only); the outputs on the data stay out of the repository.
+    methods = ["--methods", "gan,gan-vae-init,telea", "--steps", "3"]
+    first = _run(evaluation, tmp_path, "first", *methods)
+    reach = json.loads((tmp_path / "first.json").read_text())["steps_to_reach"]["centre"]["gan-vae-init vs gan"]
+    for tensors in (tmp_path / "cells").glob("*.safetensors"):
+        if "gan-vae-init" not in tensors.name:  # the encoder start keeps its traces: steps to reach still known
+            tensors.unlink()
+    capsys.readouterr()
+    again = _run(evaluation, tmp_path, "again", *methods)
+    err = capsys.readouterr().err
+    assert again == first and err.count("reused from") == 3
+    assert "no figure" in err and not (tmp_path / "again.png").exists()
+    record = json.loads((tmp_path / "again.json").read_text())
+    assert record["figure"] is None and record["steps_to_reach"]["centre"]["gan-vae-init vs gan"] == reach
