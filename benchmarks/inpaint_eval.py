@@ -132,7 +132,8 @@ def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]
     if inp.method in CLASSICAL_METHODS:
         return fingerprint
     return {**fingerprint, "vae_init": inp.vae_init, "steps": inp.steps, "restarts": inp.restarts,
-            "lambda": args.lam, "blend": args.blend, "batch": args.batch, "priors": ids}
+            "lambda": args.lam, "blend": args.blend, "batch": args.batch, "priors": ids,
+            "precision": str(inp.dtype).replace("torch.", ""), "device": inp.device.type}
 
 
 def load_cell(cells: Path, kind: str, name: str, fingerprint: dict):
