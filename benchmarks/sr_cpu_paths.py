@@ -65,7 +65,8 @@ def _onnx_runner(network: torch.nn.Module, threads: int):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from restore.archs.srresnet import SRResNet, fold_batchnorm
+    from restore.archs.fusion import fold_batchnorm
+    from restore.archs.srresnet import SRResNet
     from restore.device import describe_device
     from restore.pipelines.super_resolution import SuperResolver
     from restore.pipelines.tiling import receptive_radius, tiled_apply

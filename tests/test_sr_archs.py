@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from restore.archs import build
-from restore.archs.srresnet import SRGANDiscriminator, SRResNet, fold_batchnorm
+from restore.archs.fusion import fold_batchnorm
+from restore.archs.srresnet import SRGANDiscriminator, SRResNet
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
@@ -73,15 +74,37 @@ def _randomise_bn(model):
     return model.eval()
 
 
-@pytest.mark.parametrize("make", [lambda: SRResNet(scale=4, num_blocks=3, channels=16),
-                                  lambda: SRGANDiscriminator(base_channels=8)])
-def test_fold_batchnorm_same_outputs(make):
+def _dcgan(part):
+    from restore import archs
+
+    return getattr(archs.build("dcgan", resolution=32, channels=3, nz=16, g_width=8, d_width=8), part)
+
+
+def _vae():
+    from restore import archs
+
+    return archs.build("vae", resolution=32, channels=3, nz=16, width=8)
+
+
+def _call(model, x):
+    return model(x)
+
+
+@pytest.mark.parametrize("make, run, shape, bn_left", [
+    (lambda: SRResNet(scale=4, num_blocks=3, channels=16), _call, (2, 3, 32, 32), 0),
+    (lambda: SRGANDiscriminator(base_channels=8), _call, (2, 3, 32, 32), 0),
+    (lambda: _dcgan("generator"), _call, (2, 16), 0),  # ConvTranspose2d + BatchNorm2d
+    (lambda: _dcgan("discriminator"), _call, (2, 3, 32, 32), 0),
+    # The VAE decoder's first BatchNorm follows a Linear + Unflatten: it stays; the others fold.
+    (_vae, lambda vae, z: vae.decode(z), (2, 16), 1),
+])
+def test_fold_batchnorm_same_outputs(make, run, shape, bn_left):
     torch.manual_seed(0)
     model = _randomise_bn(make())
-    x = torch.rand(2, 3, 32, 32)
+    x = torch.rand(*shape)
     with torch.no_grad():
-        before = model(x)
+        before = run(model, x)
         folded = fold_batchnorm(model)
-        after = folded(x)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+        after = run(folded, x)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules()) == bn_left
     assert (before - after).abs().max() < 1e-5

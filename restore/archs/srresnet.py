@@ -1,7 +1,7 @@
 """SRResNet generator and SRGAN discriminator (Ledig et al., CVPR 2017).
 
-Both are plain modules working on ``(B, C, H, W)`` float in ``[0, 1]``. :func:`fold_batchnorm`
-merges every BatchNorm into the convolution before it for inference (same outputs within 1e-5).
+Both are plain modules working on ``(B, C, H, W)`` float in ``[0, 1]``. For inference,
+:func:`restore.archs.fusion.fold_batchnorm` merges every BatchNorm into the convolution before it.
 
 Example:
     >>> import torch
@@ -117,24 +117,3 @@ class SRGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.features(x * 2 - 1)))
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Merge each eval-mode BatchNorm2d into the Conv2d right before it (in place); returns ``model``.
-
-    Only pairs that are consecutive children of an ``nn.Sequential`` are folded, which covers every
-    BN in :class:`SRResNet`. The result computes the same function within 1e-5 (float32) and runs faster.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    model.eval()
-    for module in model.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        names = list(module._modules)
-        for a, b in zip(names, names[1:]):
-            conv, bn = module._modules[a], module._modules[b]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                module._modules[a] = fuse_conv_bn_eval(conv, bn)
-                module._modules[b] = nn.Identity()
-    return model

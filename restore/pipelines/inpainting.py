@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from typing import Callable
@@ -90,6 +91,15 @@ def load_prior(name_or_path, task: str) -> tuple[nn.Module, str]:
         raise RestoreError(f"{name_or_path}: a {info['arch']} model cannot serve as a {task} prior "
                            f"(expected {wanted})")
     return model, info["name"]
+
+
+def search_network(model: nn.Module, device: torch.device) -> nn.Module:
+    """The copy of a prior that a latent search runs: eval mode, BatchNorm folded into the convolutions
+    (:func:`restore.archs.fusion.fold_batchnorm`; the faces64 search step is ~14% faster in bf16) and
+    channels_last, oneDNN's fast layout (~15% more); the caller's ``model`` is left as it was."""
+    from ..archs.fusion import fold_batchnorm
+
+    return fold_batchnorm(copy.deepcopy(model)).to(device, memory_format=torch.channels_last)
 
 
 def search_budget(device: torch.device, steps: int | None, restarts: int | None) -> tuple[int, int]:
@@ -180,9 +190,8 @@ class Inpainter:
             raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
         self.dtype = resolve_precision(precision, self.device)
         self.progress, self.name, self.vae_init = progress, name or method, vae_init
-        # channels_last: oneDNN's fast layout (the faces64 search's forward+backward is ~15% faster in bf16)
-        self.gan = gan.to(self.device, memory_format=torch.channels_last).eval() if gan is not None else None
-        self.vae = vae.to(self.device, memory_format=torch.channels_last).eval() if vae is not None else None
+        self.gan = search_network(gan, self.device) if gan is not None else None
+        self.vae = search_network(vae, self.device) if vae is not None else None
         prior = self.gan if method in ("gan", "gan-vae-init") else self.vae
         self.resolution = prior.resolution if prior is not None else None
         self.channels = prior.channels if prior is not None else None

@@ -48,7 +48,7 @@ from torch import nn
 from ..device import autocast, precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import semantic
-from .inpainting import _to_channels, companion_vae, default_model, load_prior, search_budget
+from .inpainting import _to_channels, companion_vae, default_model, load_prior, search_budget, search_network
 from .sampling import _is_spherical, generate
 
 INITS = ("random", "encoder")
@@ -163,7 +163,7 @@ class Projector:
                                f"(got {lpips_weight}, {lr}, {init_noise})")
         self.device = resolve_device(device)
         self.steps, self.restarts = search_budget(self.device, steps, restarts)
-        self.prior = prior.to(self.device, memory_format=torch.channels_last).eval()  # as the Inpainter
+        self.prior = search_network(prior, self.device)
         self.is_vae = hasattr(prior, "encode")
         if init == "encoder" and not self.is_vae:
             if vae is None:
@@ -171,8 +171,7 @@ class Projector:
             if (vae.resolution, vae.channels) != (prior.resolution, prior.channels):
                 raise RestoreError(f"the VAE ({vae.channels}x{vae.resolution}x{vae.resolution}) does not fit the "
                                    f"GAN prior ({prior.channels}x{prior.resolution}x{prior.resolution})")
-        self.vae = (vae.to(self.device, memory_format=torch.channels_last).eval()
-                    if vae is not None and not self.is_vae else None)
+        self.vae = search_network(vae, self.device) if vae is not None and not self.is_vae else None
         self.resolution, self.channels, self.nz = prior.resolution, prior.channels, prior.nz
         self.spherical = _is_spherical(prior)
         self.lpips_weight, self.pixel, self.init = float(lpips_weight), pixel, init

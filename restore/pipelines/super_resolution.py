@@ -92,7 +92,7 @@ class SuperResolver:
     def __init__(self, model: nn.Module, *, scale: int | None = None, device: str | torch.device = "auto",
                  precision: str = "auto", tile: int | None = None, tile_pad: int | None = None,
                  overlap: int = DEFAULT_OVERLAP, compile: bool = False, name: str = "model"):
-        from ..archs.srresnet import fold_batchnorm
+        from ..archs.fusion import fold_batchnorm
 
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
