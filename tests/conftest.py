@@ -39,3 +39,14 @@ def run_restore_subprocess(*args: str, cwd: Path | None = None) -> subprocess.Co
     """Run the installed ``restore`` command in a fresh interpreter (what a user's shell does)."""
     return subprocess.run([sys.executable, "-m", "restore.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
+
+
+def load_script(relative_path: str):
+    """A repository script (``tools/x.py``, ``benchmarks/y.py``) imported as a module, for its ``main``."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import load_script
 
 from restore.archs.srresnet import SRResNet
 from restore.registry import load_model
 from restore.training.engine import export_model
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "interpolate_weights.py"
-
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("interpolate_weights", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/interpolate_weights.py")
 
 
 def _export(tmp_path, name, seed, channels=8, norm="none"):
