@@ -86,6 +86,7 @@ def main(argv=None) -> int:
                    f"{LATENTS_PER_BATCH})")
     p.add_argument("--tolerance", type=float, default=0.05, help="LPIPS margin over the best cell")
     p.add_argument("--budget-minutes", type=float, default=None, help="start no unit that would end later")
+    p.add_argument("--markdown", action="store_true", help="also print the tables in Markdown (the README's)")
     p.add_argument("--device", default="auto")
     p.add_argument("--units", default="runs/inpaint_grid", help="folder of finished units (resume)")
     p.add_argument("--out", default="benchmarks/results/inpaint_faces_grid.json")
@@ -172,6 +173,15 @@ def main(argv=None) -> int:
             line = "".join(f"{cells[(st, s, r)]['lpips']:9.4f}/{cells[(st, s, r)]['seconds_per_image']:6.2f}"
                            if (st, s, r) in cells else f"{'-':>16s}" for r in args.restarts)
             print(f"{s:5d}  {line}")
+    if args.markdown:
+        for st in starts:
+            print(f"\n{st} start, LPIPS / seconds per image:\n\n| steps | "
+                  + " | ".join(f"{r} restart{'s' * (r > 1)}" for r in args.restarts) + " |")
+            print("|---" * (len(args.restarts) + 1) + "|")
+            for s in args.steps:
+                row = [f"{cells[(st, s, r)]['lpips']:.4f} / {cells[(st, s, r)]['seconds_per_image']:.2f}"
+                       if (st, s, r) in cells else "–" for r in args.restarts]
+                print(f"| {s} | " + " | ".join(row) + " |")
     if chosen:
         print(f"\nbest: {best['start']} {best['steps']}x{best['restarts']} LPIPS {best['lpips']:.4f}; chosen "
               f"(cheapest within {args.tolerance:.0%}): {chosen['start']} {chosen['steps']}x{chosen['restarts']} "
