@@ -117,10 +117,10 @@ def steps_to_reach(trace: list[torch.Tensor], levels: list[float]) -> list[int]:
 FIGURE_KEEP = 32  # outputs kept per cell for the figure (images 0..31)
 
 
-def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]) -> dict:
-    """What a (mask, method) cell's numbers depend on; a cached cell is reused only when this is equal."""
-    from restore.registry import get_entry
+def prior_ids(priors: dict[str, str]) -> dict[str, str]:
+    """``{task: "name@sha256"}`` of registered priors (a path stays as given): kept results name the weights."""
     from restore.errors import RestoreError
+    from restore.registry import get_entry
 
     ids = {}
     for task, name in priors.items():
@@ -128,6 +128,12 @@ def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]
             ids[task] = f"{name}@{get_entry(name).sha256}"
         except (RestoreError, KeyError):
             ids[task] = str(name)
+    return ids
+
+
+def cell_fingerprint(data_source: str, n: int, inp, args, priors: dict[str, str]) -> dict:
+    """What a (mask, method) cell's numbers depend on; a cached cell is reused only when this is equal."""
+    ids = prior_ids(priors)
     fingerprint = {"data": data_source, "images": n, "method": inp.method, "seed": args.seed}  # seed: the masks
     if inp.method in CLASSICAL_METHODS:
         return fingerprint

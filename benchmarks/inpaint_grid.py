@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inpaint_eval import DATASETS, hole_metrics, make_masks  # noqa: E402
+from inpaint_eval import DATASETS, hole_metrics, make_masks, prior_ids  # noqa: E402
 
 LATENTS_PER_BATCH = 800  # images x restarts searched together (memory: ~3 MB per 64x64 latent)
 PRIOR_RATE = 0.004  # s per image, step and restart before a unit has run (2-core Zen 4, bf16: ~0.0037)
@@ -61,9 +61,9 @@ def run_unit(inp, start: str, steps: list[int], restarts: int, truth, known, bat
                                          callback=lambda step: reached.__setitem__(step, time.perf_counter()),
                                          **settings)
             snaps = {s: (result.snapshots[s], reached[s] - t0) for s in steps}
-        else:  # as Inpainter._fill for latent sizes that differ (faces64-dcgan nz 100, faces64-vae nz 128)
-            z0 = semantic.vae_guided_init(inp.gan, inp.vae, y, k, steps=max(1, s_max // 4), restarts=restarts,
-                                          lr=inp.lr, seed=inp.seed, dtype=inp.dtype)
+        else:  # the start the Inpainter's gan-vae-init search of s_max steps takes
+            z0 = semantic.gan_start_from_vae(inp.gan, inp.vae, y, k, steps=s_max, restarts=restarts, lr=inp.lr,
+                                             seed=inp.seed, dtype=inp.dtype)
             result = semantic.gan_search(inp.gan, y, k, steps=s_max, z_init=z0, **settings)
             snaps = {s_max: (result, time.perf_counter() - t0)}
         for s, (snap, search_seconds) in snaps.items():
@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     gan, gan_name = load_prior(spec["gan"], "gan")
     vae, vae_name = load_prior(spec["vae"], "vae")
     inp = Inpainter("gan-vae-init", gan, vae, device=args.device, blend="poisson")
-    setting = {"data": data.source, "images": truth.shape[0], "mask": "centre", "priors": [gan_name, vae_name],
+    setting = {"data": data.source, "images": truth.shape[0], "mask": "centre",
+               "priors": list(prior_ids({"gan": gan_name, "vae": vae_name}).values()),
                "lambda": inp.lam, "lr": inp.lr, "window": inp.window, "seed": inp.seed, "blend": inp.blend,
                "precision": str(inp.dtype).replace("torch.", ""), "device": describe_device(inp.device)}
     units_dir = Path(args.units)

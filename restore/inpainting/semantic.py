@@ -345,6 +345,18 @@ def encoder_init(vae: nn.Module, target: torch.Tensor, known: torch.Tensor,
     return mu.float()
 
 
+def gan_start_from_vae(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *,
+                       steps: int, restarts: int = DEFAULT_RESTARTS, lr: float = DEFAULT_LR,
+                       seed: int | None = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The ``(B, nz)`` GAN code a ``gan-vae-init`` search of ``steps`` steps starts from: the VAE
+    encoder's code when the latent sizes match (:func:`encoder_init`), else a GAN code fitted to the
+    VAE's completion in ``steps // 4`` steps of its own (:func:`vae_guided_init`)."""
+    if gan.nz == vae.nz:
+        return encoder_init(vae, target, known, prior=gan.prior)
+    return vae_guided_init(gan, vae, target, known, steps=max(1, steps // 4), restarts=restarts, lr=lr,
+                           seed=seed, dtype=dtype)
+
+
 def vae_guided_init(gan: nn.Module, vae: nn.Module, target: torch.Tensor, known: torch.Tensor, *,
                     steps: int = 50, restarts: int = DEFAULT_RESTARTS, lr: float = DEFAULT_LR,
                     seed: int | None = 0, dtype: torch.dtype = torch.float32,

@@ -305,11 +305,8 @@ class Inpainter:
             elif self.method == "vae":
                 result = semantic.vae_search(self.vae, y, k, init=self.vae_init, **settings)
             else:
-                if self.gan.nz == self.vae.nz:
-                    z0 = semantic.encoder_init(self.vae, y, k, prior=self.gan.prior)
-                else:  # different latent spaces: fit the GAN to the VAE's completion (a quarter of the steps)
-                    z0 = semantic.vae_guided_init(self.gan, self.vae, y, k, steps=max(1, self.steps // 4),
-                                                  restarts=self.restarts, lr=self.lr, seed=self.seed, dtype=self.dtype)
+                z0 = semantic.gan_start_from_vae(self.gan, self.vae, y, k, steps=self.steps, restarts=self.restarts,
+                                                 lr=self.lr, seed=self.seed, dtype=self.dtype)
                 result = semantic.gan_search(self.gan, y, k, z_init=z0, **settings)
         finally:
             if bar is not None:
