@@ -266,10 +266,11 @@ def main(argv=None) -> int:
     if not inpainters:
         print("nothing to evaluate", file=sys.stderr)
         return 1
-    any_semantic = next((i for i in inpainters.values() if i.method not in CLASSICAL_METHODS), None)
+    budgets = {m: [i.steps, i.restarts] for m, i in inpainters.items() if i.method not in CLASSICAL_METHODS}
+    any_semantic = next((inpainters[m] for m in budgets), None)
     device = any_semantic.device if any_semantic else torch.device("cpu")
-    print(f"{data.source}: {n} images; device {describe_device(device)}; "
-          + (f"steps {any_semantic.steps}, restarts {any_semantic.restarts}" if any_semantic else ""), file=sys.stderr)
+    print(f"{data.source}: {n} images; device {describe_device(device)}"
+          + "".join(f"; {m} {s} steps x {r} restarts" for m, (s, r) in budgets.items()), file=sys.stderr)
 
     results, reach, figure_rows, missing_outputs = {}, {}, [], set()
     for kind in masks_wanted:
@@ -341,8 +342,7 @@ def main(argv=None) -> int:
                   f"(of {r['steps']}; {r['steps'] + 1} = never)")
     record = {
         "data": data.source, "images": n, "resolution": size, "device": describe_device(device),
-        "settings": {"steps": getattr(any_semantic, "steps", None), "restarts": getattr(any_semantic, "restarts", None),
-                     "lambda": args.lam, "blend": args.blend, "seed": args.seed, "batch": args.batch},
+        "settings": {"steps_restarts": budgets, "lambda": args.lam, "blend": args.blend, "seed": args.seed, "batch": args.batch},
         "models": {m: i.name for m, i in inpainters.items()}, "skipped": skipped,
         "results": results, "steps_to_reach": reach,
         "figure": str(out_png) if args.figure_rows > 0 and not missing_outputs else None,

@@ -1,13 +1,14 @@
 """Inpainting speed on the CPU: seconds per image for the shipped GAN priors, alone and in a batch.
 
-For each prior (``fashion-dcgan`` 32x32 gray, ``faces64-dcgan`` 64x64 RGB) and precision (fp32, bf16
-autocast), with the CPU defaults of :data:`restore.pipelines.inpainting.DEVICE_DEFAULTS` (steps x restarts)
-and a centre hole of half the side:
+For each prior (``fashion-dcgan`` 32x32 gray, ``faces64-dcgan`` 64x64 RGB), method (``gan``: random starts;
+``gan-vae-init``: from the companion VAE's start, what ``auto`` uses on faces) and precision (fp32, bf16
+autocast), with the method's CPU defaults (:data:`restore.pipelines.inpainting.SEARCH_DEFAULTS`: steps x
+restarts) and a centre hole of half the side:
 
 * ``one (warm)``: one image through a loaded :class:`restore.pipelines.Inpainter` (median of ``--repeat``);
 * ``batch of N``: N images searched together (images x restarts in one batch), per image, after an
   untimed one-step pass at that shape (its time, kernel building included, is ``first_call_warm_up_s``);
-* ``CLI, one image``: ``restore inpaint IMG --mask M --method gan --model NAME`` in a fresh process,
+* ``CLI, one image``: ``restore inpaint IMG --mask M --method METHOD --model NAME`` in a fresh process,
   start-up (imports, weights) included, per image; at the default precision only.
 
 The images are the prior's own samples (speed does not depend on content; no dataset needed).
@@ -37,28 +38,28 @@ def main(argv: list[str] | None = None) -> int:
     from restore.device import describe_device
     from restore.io import atomic_write_bytes, write_image
     from restore.pipelines import Inpainter, Sampler
-    from restore.pipelines.inpainting import DEVICE_DEFAULTS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["fashion-dcgan", "faces64-dcgan"])
+    ap.add_argument("--methods", nargs="+", default=["gan", "gan-vae-init"], choices=["gan", "gan-vae-init"])
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "inpaint_speed_cpu.json"))
     args = ap.parse_args(argv)
 
-    steps, restarts = DEVICE_DEFAULTS["cpu"]
     device = torch.device("cpu")
-    print(f"{describe_device(device)} | torch {torch.__version__} | {torch.get_num_threads()} threads | "
-          f"{steps} steps x {restarts} restarts")
+    print(f"{describe_device(device)} | torch {torch.__version__} | {torch.get_num_threads()} threads")
     rows = []
-    for name in args.models:
+    for name, method in [(n, m) for n in args.models for m in args.methods]:
         images = Sampler.from_pretrained(name, device="cpu").sample(args.batch, seed=0).float()
         side = images.shape[-1]
         known = torch.ones(args.batch, 1, side, side)
         known[..., side // 4:3 * side // 4, side // 4:3 * side // 4] = 0
         for precision in args.precisions:
-            inpaint = Inpainter.from_pretrained(name, "gan", device="cpu", precision=precision)
+            inpaint = Inpainter.from_pretrained(name, method, device="cpu", precision=precision)
+            common = {"model": name, "method": method, "steps": inpaint.steps, "restarts": inpaint.restarts,
+                      "resolution": side}
             inpaint.inpaint(images[:1], known[:1])  # warm-up (allocations, kernels)
             one = []
             for _ in range(args.repeat):
@@ -68,16 +69,17 @@ def main(argv: list[str] | None = None) -> int:
             # Untimed one-step pass at the batch's shape: oneDNN builds kernels per shape on first use, a
             # one-off cost that a folder of many batches pays once (recorded as first_call_warm_up_s).
             t0 = time.perf_counter()
-            Inpainter.from_pretrained(name, "gan", device="cpu", precision=precision, steps=1).inpaint(images, known)
+            Inpainter.from_pretrained(name, method, device="cpu", precision=precision, steps=1).inpaint(images, known)
             warm_up = time.perf_counter() - t0
             t0 = time.perf_counter()
             inpaint.inpaint(images, known)
             batch = (time.perf_counter() - t0) / args.batch
-            rows.append({"model": name, "resolution": side, "precision": precision, "mode": "one (warm)",
+            rows.append({**common, "precision": precision, "mode": "one (warm)",
                          "s_per_image": round(statistics.median(one), 3)})
-            rows.append({"model": name, "resolution": side, "precision": precision, "mode": f"batch of {args.batch}",
+            rows.append({**common, "precision": precision, "mode": f"batch of {args.batch}",
                          "s_per_image": round(batch, 3), "first_call_warm_up_s": round(warm_up, 2)})
-            print(f"{name} {precision}: one {rows[-2]['s_per_image']} s, batch {rows[-1]['s_per_image']} s/image")
+            print(f"{name} {method} {precision}: one {rows[-2]['s_per_image']} s, "
+                  f"batch {rows[-1]['s_per_image']} s/image")
         with tempfile.TemporaryDirectory() as tmp:
             write_image(Path(tmp) / "img.png", images[:1])
             write_image(Path(tmp) / "mask.png", 1 - known[:1])
@@ -85,19 +87,19 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.repeat):
                 t0 = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "restore.cli", "inpaint", f"{tmp}/img.png", "--mask",
-                                f"{tmp}/mask.png", "--method", "gan", "--model", name, "-o", f"{tmp}/out{i}.png"],
+                                f"{tmp}/mask.png", "--method", method, "--model", name, "-o", f"{tmp}/out{i}.png"],
                                check=True, capture_output=True)
                 cli.append(time.perf_counter() - t0)
-        rows.append({"model": name, "resolution": side, "precision": "auto", "mode": "CLI, one image",
+        rows.append({**common, "precision": "auto", "mode": "CLI, one image",
                      "s_per_image": round(statistics.median(cli), 3)})
-        print(f"{name} CLI: {rows[-1]['s_per_image']} s")
+        print(f"{name} {method} CLI: {rows[-1]['s_per_image']} s")
 
-    table = ["| prior | precision | mode | s/image |", "|---|---|---|---|"]
-    table += [f"| {r['model']} ({r['resolution']}²) | {r['precision']} | {r['mode']} | {r['s_per_image']:.3f} |"
-              for r in rows]
+    table = ["| prior | method (steps x restarts) | precision | mode | s/image |", "|---|---|---|---|---|"]
+    table += [f"| {r['model']} ({r['resolution']}²) | {r['method']} ({r['steps']} x {r['restarts']}) | "
+              f"{r['precision']} | {r['mode']} | {r['s_per_image']:.3f} |" for r in rows]
     print("\n".join(table))
     result = {"device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "steps": steps, "restarts": restarts, "hole": "centre, half the side", "rows": rows,
+              "hole": "centre, half the side", "rows": rows,
               "command": " ".join(["python", "benchmarks/inpaint_speed.py", *sys.argv[1:]])}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode(), overwrite=True)

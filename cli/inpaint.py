@@ -66,9 +66,10 @@ def register(subparsers) -> None:
     p.add_argument("--method", default="auto", choices=METHOD_CHOICES,
                    help="default: auto (a prior only where the image is in its domain, else classical)")
     p.add_argument("--steps", type=number(int, low=0, high=100_000), default=None, metavar="N",
-                   help="Adam steps (default: 100 on CPU, 1000 on CUDA)")
+                   help="Adam steps (default on CPU: 50; 1000 on CUDA)")
     p.add_argument("--restarts", type=number(int, low=1, high=4096), default=None, metavar="K",
-                   help="random restarts searched together (default: 4 on CPU, 16 on CUDA)")
+                   help="restarts searched together (default on CPU: 1 from an encoder's start, "
+                        "gan-vae-init and auto on faces, else 4; 16 on CUDA)")
     p.add_argument("--lambda", dest="lam", type=number(float, low=0), default=0.003, metavar="L",
                    help="weight of the prior loss (default: 0.003, the paper's)")
     p.add_argument("--lr", type=number(float, low=0, low_open=True), default=None, metavar="LR", help="Adam learning rate (default: 0.03)")

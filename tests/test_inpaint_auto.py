@@ -83,7 +83,7 @@ def test_a_hole_in_a_face_uses_the_face_prior_on_a_crop_around_the_face(astronau
     known = _known(512, 512, 120, 150, 200, 245)  # nose and mouth
     auto = AutoInpainter(steps=2, restarts=1)
     choice = auto.choose(astronaut, known)
-    assert choice["method"] == "gan" and choice["model"] == "faces64-dcgan" and "face" in choice["reason"]
+    assert choice["method"] == "gan-vae-init" and choice["model"] == "faces64-dcgan" and "face" in choice["reason"]
     box = choice["box"]
     assert box.top <= 120 and box.left <= 200 and box.top + box.size >= 150 and box.left + box.size >= 245
     out = auto.inpaint(astronaut, known)
@@ -91,6 +91,20 @@ def test_a_hole_in_a_face_uses_the_face_prior_on_a_crop_around_the_face(astronau
     outside = known.bool().expand_as(out)
     assert torch.equal(out[outside], astronaut[outside])  # outside the hole the photo is untouched
     assert not torch.equal(out, astronaut)
+
+
+def test_faces_search_from_the_face_vaes_start_with_its_budget_or_from_random_starts_without_it(face64):
+    from restore.pipelines.inpainting import SEARCH_DEFAULTS
+
+    known = _known(64, 64, 16, 48, 16, 48)
+    auto = AutoInpainter(device="cpu")
+    assert (auto._prior("faces64-dcgan", "gan-vae-init").steps, auto._prior("faces64-dcgan", "gan-vae-init").restarts) \
+        == SEARCH_DEFAULTS["encoder"]["cpu"] != SEARCH_DEFAULTS["random"]["cpu"]
+    assert (auto._prior("faces64-dcgan", "gan").steps, auto._prior("faces64-dcgan", "gan").restarts) \
+        == SEARCH_DEFAULTS["random"]["cpu"]
+    del auto._shipped["faces64-vae"]  # no face VAE shipped: the random-start search
+    choice = auto.choose(face64, known)
+    assert choice["method"] == "gan" and choice["model"] == "faces64-dcgan"
 
 
 def test_a_hole_reaching_outside_the_face_is_left_to_classical(astronaut):
@@ -121,7 +135,7 @@ def test_auto_batches_faces_and_mixes_in_classical(face64):
     images = torch.cat([face64, blank, face64])
     known = _known(64, 64, 20, 44, 20, 44).expand(3, -1, -1, -1)
     out = auto.inpaint(images, known)
-    assert [i["method"] for i in auto.last_info] == ["gan", "telea", "gan"]
+    assert [i["method"] for i in auto.last_info] == ["gan-vae-init", "telea", "gan-vae-init"]
     assert auto.last_trace["total"][1] is None and auto.last_trace["total"][0].shape == (2,)
     assert torch.equal(out[1], Inpainter(method="telea").inpaint(blank, known[:1])[0])
 
@@ -136,7 +150,7 @@ def test_cli_default_is_auto_and_says_why(tmp_path, capsys, face64):
     assert main(["inpaint", str(tmp_path / "face.png"), str(coffee), "--mask", str(tmp_path / "mask.png"),
                  "-o", str(tmp_path / "out"), "--steps", "2", "--restarts", "1", "--save-trace"]) == 0
     err = capsys.readouterr().err
-    assert "face.png: gan with faces64-dcgan: a face around the hole" in err
+    assert "face.png: gan-vae-init with faces64-dcgan: a face around the hole" in err
     assert "coffee.png: telea: no face around the hole" in err
     assert read_image(tmp_path / "out" / "face_inpainted.png").size == (64, 64)
     # a prior named without --method is that prior's own search
@@ -152,7 +166,7 @@ def test_the_bundled_face_example_is_filled_by_the_face_prior(tmp_path, capsys):
     examples = Path(__file__).resolve().parents[1] / "examples"
     assert main(["inpaint", str(examples / "astronaut_face.png"), "--mask", str(examples / "astronaut_face_mask.png"),
                  "-o", str(tmp_path), "--steps", "3", "--restarts", "2"]) == 0
-    assert "gan with faces64-dcgan: a face around the hole" in capsys.readouterr().err
+    assert "gan-vae-init with faces64-dcgan: a face around the hole" in capsys.readouterr().err
     face = read_image(examples / "astronaut_face.png").tensor
     out = read_image(tmp_path / "astronaut_face_inpainted.png").tensor
     known = torch.ones(1, 1, 64, 64)

@@ -236,6 +236,23 @@ def test_inpainter_from_pretrained_errors():
         Inpainter.from_pretrained(None, "magic")
 
 
+def test_default_budget_follows_the_searchs_start(tiny_gan, tiny_vae):
+    from restore.pipelines.inpainting import SEARCH_DEFAULTS
+    from restore.pipelines.projection import Projector
+
+    def budget(x):
+        return x.steps, x.restarts
+
+    cpu = {start: table["cpu"] for start, table in SEARCH_DEFAULTS.items()}
+    assert budget(Inpainter("gan", tiny_gan, device="cpu")) == cpu["random"]
+    assert budget(Inpainter("vae", vae=tiny_vae, device="cpu")) == cpu["random"]
+    assert budget(Inpainter("gan-vae-init", tiny_gan, tiny_vae, device="cpu")) == cpu["encoder"]
+    assert budget(Inpainter("vae", vae=tiny_vae, vae_init="encoder", device="cpu")) == cpu["encoder"]
+    assert budget(Projector(tiny_gan, device="cpu", lpips_weight=0)) == cpu["projection"]
+    assert budget(Inpainter("gan-vae-init", tiny_gan, tiny_vae, device="cpu", steps=7, restarts=3)) == (7, 3)
+    assert cpu["encoder"][1] < cpu["random"][1]  # one restart from the encoder's start (the grid's pick)
+
+
 def test_gan_vae_init_with_different_latent_sizes(tiny_gan):
     vae = archs.build("vae", resolution=32, channels=1, nz=8, width=8).eval()
     y = torch.rand(2, 1, 32, 32)

@@ -42,13 +42,23 @@ from ..inpainting import blending, classical, crop, masks, semantic
 from ..inpainting.methods import METHODS, SEMANTIC_METHODS
 
 BLENDS = ("poisson", "none")
-#: (steps, restarts) by device type: a few seconds per image on a CPU, the paper's regime on a GPU.
-DEVICE_DEFAULTS = {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)}
+#: (steps, restarts) of a latent search by its start and the device type. On a CPU the steps x restarts grid's
+#: picks on 200 held-out faces, centre hole (benchmarks/results/inpaint_faces_grid.json, the cheapest cell within
+#: 5% of the best LPIPS, 200 x 4 random at 0.0488): from an encoder's start 50 x 1 (0.0507 at 0.21 s/image
+#: in a batch), from random starts 50 x 4 (0.0509 at 0.73 s). Projection (every pixel known) keeps 100 x 4, the
+#: setting its reconstruction figures were measured at. GPU values: the paper's regime, not measured here.
+SEARCH_DEFAULTS = {
+    "random": {"cpu": (50, 4), "cuda": (1000, 16), "mps": (300, 8)},
+    "encoder": {"cpu": (50, 1), "cuda": (1000, 16), "mps": (300, 8)},
+    "projection": {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)},
+}
 #: Registry names preferred when no model is named (first one shipped wins): with ``--method gan`` and no
 #: ``--model``, the face prior; ``auto`` chooses by the image (:class:`AutoInpainter`).
 PREFERRED = {"gan": ("faces64-dcgan", "fashion-dcgan"), "vae": ("faces64-vae", "fashion-vae")}
-#: The priors ``auto`` uses, by domain.
-FACE_PRIOR, FASHION_PRIOR = "faces64-dcgan", "fashion-dcgan"
+#: The priors ``auto`` uses, by domain. Faces search from the face VAE's start (``gan-vae-init``) when it is
+#: shipped: on the grid it reaches a random start's LPIPS in a third of the time (50 x 1 at 0.0507, 0.21 s/image,
+#: against 50 x 4 at 0.0509, 0.73 s).
+FACE_PRIOR, FACE_VAE, FASHION_PRIOR = "faces64-dcgan", "faces64-vae", "fashion-dcgan"
 #: ``auto``'s classical methods, from the 1,000 held-out faces (benchmarks/results/inpaint_faces_classical.json,
 #: LPIPS): Telea is best on holes (centre 0.097 vs NS 0.099, biharmonic 0.117; tied on blocks), biharmonic on
 #: scattered pixels (80% missing: 0.098 vs NS 0.124, Telea 0.171).
@@ -102,9 +112,12 @@ def search_network(model: nn.Module, device: torch.device) -> nn.Module:
     return fold_batchnorm(copy.deepcopy(model)).to(device, memory_format=torch.channels_last)
 
 
-def search_budget(device: torch.device, steps: int | None, restarts: int | None) -> tuple[int, int]:
-    """``(steps, restarts)`` of a latent search: the given ones, else :data:`DEVICE_DEFAULTS` for the device."""
-    default_steps, default_restarts = DEVICE_DEFAULTS.get(device.type, DEVICE_DEFAULTS["cpu"])
+def search_budget(device: torch.device, steps: int | None, restarts: int | None,
+                  start: str = "random") -> tuple[int, int]:
+    """``(steps, restarts)`` of a latent search: the given ones, else :data:`SEARCH_DEFAULTS` for the search's
+    ``start`` (``"random"``, ``"encoder"`` or ``"projection"``) and the device."""
+    table = SEARCH_DEFAULTS[start]
+    default_steps, default_restarts = table.get(device.type, table["cpu"])
     steps = int(default_steps if steps is None else steps)
     restarts = int(default_restarts if restarts is None else restarts)
     if steps < 0 or restarts < 1:
@@ -143,7 +156,8 @@ class Inpainter:
         gan: a :class:`restore.archs.dcgan.DCGAN` (methods ``gan``, ``gan-vae-init``).
         vae: a :class:`restore.archs.vae.VAE` (methods ``vae``, ``gan-vae-init``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        steps, restarts: Adam steps and random restarts (``None``: :data:`DEVICE_DEFAULTS`).
+        steps, restarts: Adam steps and random restarts (``None``: :data:`SEARCH_DEFAULTS` for the start,
+            on a CPU 50 x 1 from an encoder's code (``gan-vae-init``, ``vae_init="encoder"``), else 50 x 4).
         lam: weight of the prior term (the paper's 0.003).
         lr, window: Adam learning rate and importance-window side (7).
         seed: seeds the restarts' starting codes (``None``: not reproducible).
@@ -178,16 +192,17 @@ class Inpainter:
             raise RestoreError(f"method {method!r} needs a GAN prior")
         if method in ("vae", "gan-vae-init") and vae is None:
             raise RestoreError(f"method {method!r} needs a VAE")
+        if vae_init not in ("random", "encoder"):
+            raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
         self.device = resolve_device(device)
-        self.steps, self.restarts = search_budget(self.device, steps, restarts)
+        from_encoder = method == "gan-vae-init" or (method == "vae" and vae_init == "encoder")
+        self.steps, self.restarts = search_budget(self.device, steps, restarts, "encoder" if from_encoder else "random")
         if not window >= 1 or window % 2 == 0:
             raise RestoreError(f"the importance window must be a positive odd number, got {window}")
         if margin < 0:
             raise RestoreError(f"margin must be >= 0, got {margin}")
         self.method, self.lam, self.lr, self.window, self.seed = method, float(lam), float(lr), int(window), seed
         self.blend, self.blend_solver, self.margin, self.use_sr = blend, blend_solver, float(margin), use_sr
-        if vae_init not in ("random", "encoder"):
-            raise RestoreError(f"vae_init must be 'random' or 'encoder', got {vae_init!r}")
         self.dtype = resolve_precision(precision, self.device)
         self.progress, self.name, self.vae_init = progress, name or method, vae_init
         self.gan = search_network(gan, self.device) if gan is not None else None
@@ -348,7 +363,8 @@ class AutoInpainter(Inpainter):
     classical method; ``last_info[i]`` says which (``method``, ``model``, ``reason``).
 
     - a face around the hole (OpenCV's Haar cascade on the image with the hole pre-filled by Telea,
-      :mod:`restore.inpainting.faces`) -> ``faces64-dcgan`` on the face, cut the way CelebA frames faces
+      :mod:`restore.inpainting.faces`) -> ``faces64-dcgan`` on the face (``gan-vae-init`` from ``faces64-vae``'s
+      start when shipped), cut the way CelebA frames faces
       (the whole image when it is already the prior's 64x64), filled and brought back;
     - a gray 28x28 or 32x32 image (Fashion-MNIST's form) -> ``fashion-dcgan``;
     - anything else -> Telea, or biharmonic when the hole is scattered pixels
@@ -387,6 +403,9 @@ class AutoInpainter(Inpainter):
                 return self._classical(known, face)
             if face is not None:
                 box, where = face
+                if FACE_VAE in self._shipped:
+                    return {"method": "gan-vae-init", "model": FACE_PRIOR, "box": box,
+                            "reason": f"a face around the hole ({where}): the face prior, from {FACE_VAE}'s start"}
                 return {"method": "gan", "model": FACE_PRIOR, "box": box,
                         "reason": f"a face around the hole ({where}): the face prior"}
         if gray and (h, w) in ((28, 28), (32, 32)) and FASHION_PRIOR in self._shipped:
@@ -425,10 +444,10 @@ class AutoInpainter(Inpainter):
         kind = "scattered pixels" if scattered else "holes"
         return {"method": method, "model": None, "box": None, "reason": f"{why}: the best classical method for {kind}"}
 
-    def _prior(self, name: str) -> Inpainter:
-        if name not in self._priors:
-            self._priors[name] = Inpainter.from_pretrained(name, "gan", **self._kwargs)
-        return self._priors[name]
+    def _prior(self, name: str, method: str) -> Inpainter:
+        if (name, method) not in self._priors:
+            self._priors[name, method] = Inpainter.from_pretrained(name, method, **self._kwargs)
+        return self._priors[name, method]
 
     def inpaint(self, target: torch.Tensor, known: torch.Tensor, boxes=None) -> torch.Tensor:
         """As :meth:`Inpainter.inpaint`, choosing the method per image (``last_info[i]["reason"]``)."""
@@ -437,7 +456,8 @@ class AutoInpainter(Inpainter):
         # Images one prior fills whole (at its resolution) run as one batch; the rest one by one.
         groups: dict = {}
         for i, choice in enumerate(choices):
-            key = (choice["model"], None) if choice["model"] and choice["box"] is None else (choice["method"], i)
+            key = ((choice["model"], choice["method"]) if choice["model"] and choice["box"] is None
+                   else (choice["method"], i))
             groups.setdefault(key, []).append(i)
         out = torch.empty_like(target)
         infos: list = [None] * target.shape[0]
@@ -453,11 +473,12 @@ class AutoInpainter(Inpainter):
                     self.method = "auto"
                 runner = self
             else:
-                runner = self._prior(choice["model"])
+                runner = self._prior(choice["model"], choice["method"])
                 out[members] = runner.inpaint(target[members], known[members], boxes=[choice["box"]] * len(members))
             for j, i in enumerate(members):
+                budget = {"steps": runner.steps, "restarts": runner.restarts} if choice["model"] else {}
                 infos[i] = dict(runner.last_info[j], method=choices[i]["method"], model=choices[i]["model"],
-                                reason=choices[i]["reason"])
+                                reason=choices[i]["reason"], **budget)
                 for key in traces:
                     if runner.last_trace.get(key):
                         traces[key][i] = runner.last_trace[key][j]

@@ -132,7 +132,8 @@ class Projector:
         vae: the encoder for ``init="encoder"`` over a DCGAN (same resolution and channels); a VAE
             prior uses its own encoder.
         steps, restarts: Adam steps and restarts (``None``: by device, as
-            :data:`restore.pipelines.inpainting.DEVICE_DEFAULTS`: 100 x 4 on a CPU, 1000 x 16 on CUDA).
+            :data:`restore.pipelines.inpainting.SEARCH_DEFAULTS` ``["projection"]``: 100 x 4 on a CPU, 1000 x 16
+            on CUDA).
         lpips_weight: weight of LPIPS (alex) in the loss; 0 leaves LPIPS out (never loaded).
         pixel: ``"l1"`` (default) or ``"mse"``, the mean over pixels on the [-1, 1] scale.
         init: ``"random"`` (prior samples) or ``"encoder"``.
@@ -162,7 +163,7 @@ class Projector:
             raise RestoreError(f"need lpips_weight >= 0, lr > 0 and init_noise >= 0 "
                                f"(got {lpips_weight}, {lr}, {init_noise})")
         self.device = resolve_device(device)
-        self.steps, self.restarts = search_budget(self.device, steps, restarts)
+        self.steps, self.restarts = search_budget(self.device, steps, restarts, "projection")
         self.prior = search_network(prior, self.device)
         self.is_vae = hasattr(prior, "encode")
         if init == "encoder" and not self.is_vae:
