@@ -57,6 +57,20 @@ MASK_TYPES = ("centre", "blocks", "left", "pixels")
 METHODS = ("gan", "vae", "vae-enc", "gan-vae-init", *CLASSICAL_METHODS)
 
 
+def load_eval_data(name: str, limit: int | None):
+    """The first ``limit`` held-out images of :data:`DATASETS` ``[name]`` as an ``ImageSet`` (``"example"``:
+    the bundled face, one image)."""
+    from restore.data.generative import ImageSet, load_generative_data
+    from restore.io import read_image
+
+    spec = DATASETS[name]
+    if name == "example":
+        face = (read_image(spec["path"]).tensor * 255).round().to(torch.uint8)
+        return ImageSet(face, "examples/astronaut_face.png (scikit-image's astronaut, not CelebA)")
+    return load_generative_data(spec["path"], resolution=spec["resolution"], channels=spec["channels"],
+                                split="heldout", limit=limit)
+
+
 def make_masks(kind: str, n: int, size: int, seed: int = 0) -> torch.Tensor:
     """Known-pixel maps ``(n, 1, size, size)`` (1 = known) for one mask type, reproducible."""
     known = torch.ones(n, 1, size, size)
@@ -228,7 +242,6 @@ def main(argv=None) -> int:
                    help="folder of finished cells to resume from (default: runs/inpaint_cells/<JSON name>)")
     args = p.parse_args(argv)
 
-    from restore.data.generative import load_generative_data
     from restore.io import atomic_write_bytes, write_image
     from restore.device import describe_device
 
@@ -246,15 +259,7 @@ def main(argv=None) -> int:
     cells = Path(args.cells or Path("runs/inpaint_cells") / out_json.stem)
     if args.figure_rows > FIGURE_KEEP:
         p.error(f"--figure-rows is at most {FIGURE_KEEP}")
-    if args.data == "example":
-        from restore.data.generative import ImageSet
-        from restore.io import read_image
-
-        face = (read_image(spec["path"]).tensor * 255).round().to(torch.uint8)
-        data = ImageSet(face, "examples/astronaut_face.png (scikit-image's astronaut, not CelebA)")
-    else:
-        data = load_generative_data(spec["path"], resolution=spec["resolution"], channels=spec["channels"],
-                                    split="heldout", limit=args.limit)
+    data = load_eval_data(args.data, args.limit)
     truth_all = data.batch(slice(None))
     n, size = truth_all.shape[0], spec["resolution"]
     settings = dict(device=args.device, steps=args.steps, restarts=args.restarts, lam=args.lam, seed=args.seed,

@@ -18,9 +18,16 @@ nothing and only reports). The report takes every finished unit of the same
 setting, also those of earlier runs with other ``--steps``/``--restarts`` lists (e.g. 16 restarts run to
 400 steps only); cells not run are listed as missing in the JSON.
 
-Example:
+``--compare-units DIR`` reports DIR's units (made on more images of the same data, e.g. the 200-face grid)
+averaged over this run's images, so a regime too costly for 200 faces (the paper's 1000 x 64) is compared
+on the same few faces.
+
+Examples:
     python benchmarks/inpaint_grid.py --limit 200 --steps 25,50,100,200,400,1000 --restarts 1,4,16,64 \\
         --starts random,encoder --budget-minutes 120
+    python benchmarks/inpaint_grid.py --limit 8 --steps 25,50,100,200,400,1000 --restarts 64 --starts random \\
+        --units benchmarks/results/inpaint_faces_grid_reference_units \\
+        --compare-units benchmarks/results/inpaint_faces_grid_units --out benchmarks/results/inpaint_faces_grid_reference.json
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inpaint_eval import DATASETS, hole_metrics, make_masks, prior_ids  # noqa: E402
+from inpaint_eval import DATASETS, hole_metrics, load_eval_data, make_masks, prior_ids  # noqa: E402
 
 LATENTS_PER_BATCH = 800  # images x restarts searched together (memory: ~3 MB per 64x64 latent)
 PRIOR_RATE = 0.004  # s per image, step and restart before a unit has run (2-core Zen 4, bf16: ~0.0037)
@@ -76,8 +83,39 @@ def run_unit(inp, start: str, steps: list[int], restarts: int, truth, known, bat
     return {s: {"outputs": torch.cat(outputs[s]), "seconds": seconds[s]} for s in steps}
 
 
+def finished_cells(units_dir: Path, setting: dict, starts, restarts_list, steps_list,
+                   first: int | None = None) -> dict[tuple[str, int, int], dict]:
+    """``{(start, steps, restarts): cell}`` of every finished unit of ``setting`` in ``units_dir``, also
+    those of earlier runs with other --steps lists (an empty list: any). ``first``: units made on more images of the same data
+    count too, their metrics averaged over their first ``first`` images (the same images)."""
+    def comparable(saved: dict) -> bool:
+        if first is None:
+            return saved["setting"] == setting
+        other = {k: v for k, v in saved["setting"].items() if k not in ("data", "images")}
+        return (other == {k: v for k, v in setting.items() if k not in ("data", "images")}
+                and saved["setting"]["images"] >= first
+                and saved["setting"]["data"].split(" (")[0] == setting["data"].split(" (")[0])
+
+    cells = {}
+    for path in sorted(units_dir.glob("*_r*_s*.json")):
+        saved = json.loads(path.read_text())
+        start, restarts = path.stem.split("_")[0], int(path.stem.split("_")[1][1:])
+        if not comparable(saved) or start not in starts or (restarts_list and restarts not in restarts_list):
+            continue
+        for s, cell in saved["cells"].items():
+            if steps_list and int(s) not in steps_list:
+                continue
+            numbers = {k: v for k, v in cell.items() if k != "per_image"}
+            if first is not None:
+                numbers.update({k: sum(v[:first]) / first for k, v in cell["per_image"].items()})
+            cells.setdefault((start, int(s), restarts), {**numbers, "batch": saved["batch"], "unit": path.stem})
+    return cells
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="faces", choices=("faces", "example"),
+                   help="the held-out CelebA faces, or the bundled example face (one image; tests)")
     p.add_argument("--limit", type=int, default=200, help="held-out faces (the first N)")
     p.add_argument("--steps", type=ints, default=ints("25,50,100,200,400,1000"))
     p.add_argument("--restarts", type=ints, default=ints("1,4,16,64"))
@@ -90,20 +128,21 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--units", default="runs/inpaint_grid", help="folder of finished units (resume)")
     p.add_argument("--out", default="benchmarks/results/inpaint_faces_grid.json")
+    p.add_argument("--compare-units", default=None, metavar="DIR",
+                   help="also report DIR's units (made on more images of the same data) on this run's images")
     args = p.parse_args(argv)
     starts = [s for s in args.starts.split(",") if s]
     if not set(starts) <= {"random", "encoder"} or not starts:
         p.error("--starts is a comma list of random, encoder")
 
-    from restore.data.generative import load_generative_data
     from restore.device import describe_device
     from restore.io import atomic_write_bytes
     from restore.pipelines.inpainting import Inpainter, load_prior
 
-    spec = DATASETS["faces"]
-    data = load_generative_data(spec["path"], resolution=64, channels=3, split="heldout", limit=args.limit)
+    spec = DATASETS[args.data]
+    data = load_eval_data(args.data, args.limit)
     truth = data.batch(slice(None))
-    known = make_masks("centre", truth.shape[0], 64)
+    known = make_masks("centre", truth.shape[0], spec["resolution"])
     gan, gan_name = load_prior(spec["gan"], "gan")
     vae, vae_name = load_prior(spec["vae"], "vae")
     inp = Inpainter("gan-vae-init", gan, vae, device=args.device, blend="poisson")
@@ -144,17 +183,7 @@ def main(argv=None) -> int:
             atomic_write_bytes(path, (json.dumps(saved) + "\n").encode(), overwrite=True)
             print(f"  {key}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
 
-    # Every finished unit of this setting counts, also those of earlier runs with other --steps lists.
-    cells = {}
-    for path in sorted(units_dir.glob("*_r*_s*.json")):
-        saved = json.loads(path.read_text())
-        start, restarts = path.stem.split("_")[0], int(path.stem.split("_")[1][1:])
-        if saved["setting"] != setting or start not in starts or restarts not in args.restarts:
-            continue
-        for s, cell in saved["cells"].items():
-            if int(s) in args.steps:
-                cells.setdefault((start, int(s), restarts), {**{k: v for k, v in cell.items() if k != "per_image"},
-                                                             "batch": saved["batch"], "unit": path.stem})
+    cells = finished_cells(units_dir, setting, starts, args.restarts, args.steps)
 
     # ---------------------------------------------------------------- report
     rows = [{"start": st, "steps": s, "restarts": r, **{k: round(v, 4) if isinstance(v, float) else v
@@ -187,8 +216,18 @@ def main(argv=None) -> int:
         print(f"\nbest: {best['start']} {best['steps']}x{best['restarts']} LPIPS {best['lpips']:.4f}; chosen "
               f"(cheapest within {args.tolerance:.0%}): {chosen['start']} {chosen['steps']}x{chosen['restarts']} "
               f"LPIPS {chosen['lpips']:.4f} at {chosen['seconds_per_image']:.2f} s/image; {len(missing)} cells missing")
+    compared = []
+    if args.compare_units:  # e.g. the reference regime on a few faces against the 200-face grid on those faces
+        other = finished_cells(Path(args.compare_units), setting, starts, [], [], first=truth.shape[0])
+        compared = [{"start": st, "steps": s, "restarts": r, "lpips": round(c["lpips"], 4),
+                     "psnr_hole": round(c["psnr_hole"], 2), "seconds_per_image": round(c["seconds_per_image"], 2),
+                     "unit": c["unit"]} for (st, s, r), c in sorted(other.items(), key=lambda kv: kv[1]["lpips"])]
+        print(f"\n{args.compare_units} on the same {truth.shape[0]} images (LPIPS; seconds per image as timed there):")
+        for c in compared:
+            print(f"  {c['start']:8s} {c['steps']:5d} x {c['restarts']:<3d} LPIPS {c['lpips']:.4f}  "
+                  f"{c['seconds_per_image']:6.2f} s")
     record = {"setting": setting, "tolerance": args.tolerance, "rows": rows, "best": best, "chosen": chosen,
-              "missing": missing, "command": " ".join(["python"] + sys.argv)}
+              "missing": missing, "compared": compared, "command": " ".join(["python"] + sys.argv)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(args.out), (json.dumps(record, indent=2) + "\n").encode(), overwrite=True)
     print(f"wrote {args.out}", file=sys.stderr)
