@@ -107,3 +107,12 @@ def test_inference_code_never_imports_training_code():
                 elif isinstance(node, ast.Import):
                     offenders += [f"{path.name}: import {a.name}" for a in node.names if "training" in a.name]
     assert not offenders, offenders
+
+
+def test_release_host_memory_trims_the_glibc_heap_where_there_is_one():
+    import platform
+
+    from restore.device import release_host_memory
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert release_host_memory() is glibc

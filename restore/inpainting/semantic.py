@@ -48,6 +48,8 @@ DEFAULT_WINDOW = 7
 DEFAULT_STEPS = 200
 DEFAULT_RESTARTS = 8
 DEFAULT_LR = 0.03
+#: CPU searches hand freed heap pages back every this many steps (:func:`restore.device.release_host_memory`).
+TRIM_EVERY = 10
 
 
 def importance_weights(known: torch.Tensor, window: int = DEFAULT_WINDOW) -> torch.Tensor:
@@ -193,7 +195,7 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         snapshot_steps: step counts ``s <= steps`` whose result (the best restart after ``s`` updates)
             is kept in ``SearchResult.snapshots``; Adam has no schedule, so it equals an ``s``-step search.
     """
-    from ..device import autocast
+    from ..device import autocast, release_host_memory
 
     b, k, nz = z0.shape
     device = target.device
@@ -238,6 +240,8 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
         totals.append(total.detach())
         contexts.append(ctx.detach())
         priors.append(pri.detach())
+        if device.type == "cpu" and (step + 1) % TRIM_EVERY == 0:
+            release_host_memory()  # else glibc keeps each step's freed buffers: tens of GB over 1000 steps
         if callback is not None:
             callback(step + 1)
 
