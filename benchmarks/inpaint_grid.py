@@ -25,7 +25,7 @@ on the same few faces.
 Examples:
     python benchmarks/inpaint_grid.py --limit 200 --steps 25,50,100,200,400,1000 --restarts 1,4,16,64 \\
         --starts random,encoder --budget-minutes 120
-    python benchmarks/inpaint_grid.py --limit 5 --steps 25,50,100,200,400,1000 --restarts 64 --starts random \\
+    python benchmarks/inpaint_grid.py --limit 3 --steps 25,50,100,200,400,1000 --restarts 64 --starts random \\
         --units benchmarks/results/inpaint_faces_grid_reference_units \\
         --compare-units benchmarks/results/inpaint_faces_grid_units --out benchmarks/results/inpaint_faces_grid_reference.json
 """
