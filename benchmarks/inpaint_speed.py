@@ -45,14 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "inpaint_speed_cpu.json"))
+    ap.add_argument("--out", default="benchmarks/results/inpaint_speed_cpu.json")  # under the cwd, as the other benchmarks
     args = ap.parse_args(argv)
 
     device = torch.device("cpu")
     print(f"{describe_device(device)} | torch {torch.__version__} | {torch.get_num_threads()} threads")
     rows = []
+    samples = {}  # the prior's own images, sampled once per prior
     for name, method in [(n, m) for n in args.models for m in args.methods]:
-        images = Sampler.from_pretrained(name, device="cpu").sample(args.batch, seed=0).float()
+        if name not in samples:
+            samples[name] = Sampler.from_pretrained(name, device="cpu").sample(args.batch, seed=0).float()
+        images = samples[name]
         side = images.shape[-1]
         known = torch.ones(args.batch, 1, side, side)
         known[..., side // 4:3 * side // 4, side // 4:3 * side // 4] = 0
