@@ -20,6 +20,7 @@ OVERRIDES = {
     "ckpt_minutes": "ckpt_minutes", "log_every": "log_every",
     "val_max_images": "val_max_images", "val_max_side": "val_max_side", "precision": "precision",
     "norm": "norm", "pixel_loss": "pixel_loss", "lr_schedule": "lr_schedule", "threads": "num_threads",
+    "degradation": "degradation", "val_degradation": "val_degradation",
 }
 
 
@@ -44,6 +45,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--norm", choices=["batch", "none"], help="BatchNorm in the generator (the paper) or none")
     p.add_argument("--pixel-loss", choices=["mse", "l1"], help="pixel loss (mse: the paper)")
     p.add_argument("--lr-schedule", choices=["multistep", "cosine"], help="learning-rate schedule")
+    p.add_argument("--degradation", choices=["bicubic", "realistic", "realesrgan", "bsrgan", "simple"],
+                   help="how training LR is made: bicubic (the benchmarks' clean LR), realistic (a seeded mix of "
+                        "Real-ESRGAN's second-order model, BSRGAN's shuffled one, bicubic+noise+JPEG and clean), "
+                        "or one family alone (restore.data.realistic)")
+    p.add_argument("--val-degradation", metavar="NAME",
+                   help="degrade validation LR like the real-world benchmark: clean, jpeg30/50/70/90, noise5/10/15, "
+                        "blur1-noise5-jpeg70, blur0.6-noise10-jpeg50")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps (under torchrun: each rank's GPU)")
     p.add_argument("--memory-resident", action="store_true", default=None,
                    help="decode the training images once into the device's memory (RAM or GPU); crop and degrade there")

@@ -201,24 +201,30 @@ def modcrop(x: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def load_validation(folder: str | os.PathLike, scale: int, *, max_images: int | None = None,
-                    max_side: int | None = None) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+                    max_side: int | None = None, degradation: str = "clean") -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Validation pairs ``(name, hr (1, 3, H, W), lr (1, 3, H/scale, W/scale))`` in [0, 1], sorted by name.
 
-    HR is mod-cropped to the scale; LR is :func:`degrade` of it, exactly as in training. ``max_side``
+    HR is mod-cropped to the scale; LR is :func:`degrade` of it, then the real-world benchmark's
+    ``degradation`` (``clean``, ``jpeg50``, ``noise10``..., see
+    :data:`restore.data.realistic.BENCHMARK_DEGRADATIONS`; image ``i`` seeded by ``i``). ``max_side``
     centre-crops large images first (keeps CPU validation quick); ``max_images`` keeps the first ones.
     """
     from .degradation import degrade
+    from .realistic import apply_benchmark_degradation
 
     paths = find_images([folder])
     if max_images:
         paths = paths[:max_images]
     pairs = []
-    for p in paths:
+    for i, p in enumerate(paths):
         hr = _load_uint8(p).float().div_(255)[None]
         if max_side:
             h, w = hr.shape[-2:]
             th, tw = min(h, max_side), min(w, max_side)
             hr = hr[..., (h - th) // 2:(h - th) // 2 + th, (w - tw) // 2:(w - tw) // 2 + tw]
         hr = modcrop(hr, scale)
-        pairs.append((p.stem, hr, degrade(hr, scale)))
+        lr = degrade(hr, scale)
+        if degradation != "clean":
+            lr = apply_benchmark_degradation(lr, degradation, seed=i)
+        pairs.append((p.stem, hr, lr))
     return pairs

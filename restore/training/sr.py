@@ -43,7 +43,7 @@ __all__ = ["train", "validate", "build_generator"]
 
 #: recipe keys that define the networks or the data order: a resumed run must keep them.
 _MUST_MATCH_ON_RESUME = ("scale", "num_blocks", "channels", "norm", "disc_channels", "patch_size", "batch_size",
-                         "seed")
+                         "seed", "degradation")
 
 
 def build_generator(recipe: dict):
@@ -73,6 +73,14 @@ def _check_recipe(recipe: dict, world_size: int) -> None:
         raise RestoreError(f"lr_milestones must be positive steps or fractions of the run, got {recipe['lr_milestones']!r}")
     if recipe.get("lr_schedule", "multistep") not in ("multistep", "cosine"):
         raise RestoreError(f"lr_schedule must be multistep or cosine, got {recipe['lr_schedule']!r}")
+    from ..data.realistic import BENCHMARK_DEGRADATIONS, FAMILIES
+
+    degradations = ("bicubic", "realistic", *(f for f in FAMILIES if f != "clean"))
+    if recipe.get("degradation", "bicubic") not in degradations:
+        raise RestoreError(f"degradation must be {', '.join(degradations)}; got {recipe['degradation']!r}")
+    if recipe.get("val_degradation", "clean") not in BENCHMARK_DEGRADATIONS:
+        raise RestoreError(f"val_degradation must be one of {', '.join(BENCHMARK_DEGRADATIONS)}; "
+                           f"got {recipe['val_degradation']!r}")
 
 
 def _scheduler(opt: torch.optim.Optimizer, recipe: dict):
@@ -169,7 +177,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         ``{"step", "stopped", "weights" (path or None), "val" (last metrics), "patches_per_s"}``.
     """
     from ..archs.srresnet import SRGANDiscriminator
-    from ..data.degradation import degrade
+    from ..data.realistic import make_degradation
     from ..data.sr import MemoryResidentImages, find_images, load_validation, loader_batches
     from ..device import precision_name, resolve_device, resolve_precision
     from ..losses.sr import AdversarialLoss, VGGContentLoss, lr_consistency_loss, tv_loss
@@ -264,7 +272,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
         val_pairs = []
         if val and dist.is_main:
             val_pairs = load_validation(val, scale, max_images=recipe["val_max_images"] or None,
-                                        max_side=recipe["val_max_side"] or None)
+                                        max_side=recipe["val_max_side"] or None,
+                                        degradation=recipe.get("val_degradation", "clean"))
             from ..metrics.perceptual import MIN_SIDE
 
             small = [name for name, hr, _ in val_pairs if min(hr.shape[-2:]) - 2 * scale < MIN_SIDE["alex"]]
@@ -273,6 +282,9 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                                    f"pixels a side (LPIPS needs {MIN_SIDE['alex']} after the {scale}-pixel border "
                                    f"crop); remove it or raise --val-max-side")
 
+        make_lr = make_degradation(recipe.get("degradation", "bicubic"), scale, recipe["seed"], dist.rank)
+        degradation_note = (make_lr.describe() if hasattr(make_lr, "describe")
+                            else "MATLAB bicubic (restore.data.degradation.degrade)")
         log = engine.MetricsLog(out, enabled=dist.is_main)
         if dist.is_main:
             print(f"restore train: {kind} x{scale} on {describe_device(device)} in {precision_name(dtype)}, "
@@ -313,7 +325,7 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                 hr = next(batches).to(device, non_blocking=True)
                 if channels_last:
                     hr = hr.contiguous(memory_format=torch.channels_last)
-                lr_img = degrade(hr, scale)
+                lr_img = make_lr(hr, step)
                 losses = {}
                 if kind == "srresnet":
                     with autocast(device, dtype):
@@ -410,7 +422,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                     "threads": torch.get_num_threads(), "world_size": dist.world_size,
                     "wall_time_s": round(elapsed, 1), "patches_per_s": rate and round(rate, 2),
                     "validation": dict(last_val, folder=str(val)) if last_val else None,
-                    "degradation": "MATLAB bicubic (restore.data.degradation.degrade)",
+                    "degradation": degradation_note,
+                    "val_degradation": recipe.get("val_degradation", "clean"),
                     "init": init if init else None, "command": commands[0] if commands else None,
                     "resumed_with": commands[1:]}
             if content is not None:
