@@ -45,12 +45,12 @@ examples:
 """
 
 
-from restore.cli.options import add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_trust_unverified, number
+from restore.outputs import INPAINT_SUFFIX
+from restore.settings import add_options
 
 
 def register(subparsers) -> None:
-    from restore.inpainting.methods import METHOD_CHOICES
-
     p = subparsers.add_parser(
         "inpaint", help="fill holes (semantic inpainting over a GAN/VAE prior, or classical)", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,33 +59,13 @@ def register(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders or glob patterns")
     p.add_argument("--mask", required=True, metavar="MASK|MASKDIR",
                    help="one mask for every image, or a folder of masks matched by file stem")
-    p.add_argument("--model", default=None, metavar="NAME|PATH",
-                   help="the prior (GAN for gan/gan-vae-init, VAE for vae); default: the shipped one")
-    p.add_argument("--vae-model", default=None, metavar="NAME|PATH",
-                   help="the encoder for gan-vae-init (default: the VAE trained on the GAN's data)")
-    p.add_argument("--method", default="auto", choices=METHOD_CHOICES,
-                   help="default: auto (a prior only where the image is in its domain, else classical)")
-    p.add_argument("--steps", type=number(int, low=0, high=100_000), default=None, metavar="N",
-                   help="Adam steps (default on CPU: 50; 1000 on CUDA)")
-    p.add_argument("--restarts", type=number(int, low=1, high=4096), default=None, metavar="K",
-                   help="restarts searched together (default on CPU: 1 from an encoder's start, "
-                        "gan-vae-init and auto on faces, else 4; 16 on CUDA)")
-    p.add_argument("--lambda", dest="lam", type=number(float, low=0), default=0.003, metavar="L",
-                   help="weight of the prior loss (default: 0.003, the paper's)")
-    p.add_argument("--lr", type=number(float, low=0, low_open=True), default=None, metavar="LR", help="Adam learning rate (default: 0.03)")
-    p.add_argument("--seed", type=SEED, default=0, metavar="S", help="seed of the restarts (default: 0)")
-    p.add_argument("--blend", default="poisson", choices=("poisson", "none"), help="default: poisson")
-    p.add_argument("--blend-solver", default="exact", choices=("exact", "opencv"),
-                   help="exact sparse Poisson solve (default) or OpenCV seamlessClone")
-    p.add_argument("--margin", type=number(float, low=0, high=100), default=0.5, metavar="F",
-                   help="context around the hole for images not at the prior's size, as a fraction of "
-                        "the hole's side (default: 0.5)")
-    p.add_argument("--invert-mask", action="store_true", help="black marks the hole instead of white")
+    add_options(p, "inpaint", ("model", "vae-model", "method", "steps", "restarts", "lambda", "lr", "seed", "blend",
+                               "blend-solver", "margin", "invert-mask"))
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
-    p.add_argument("--suffix", default="_inpainted", metavar="S", help="appended to the stem (default: _inpainted)")
+    p.add_argument("--suffix", default=INPAINT_SUFFIX, metavar="S", help=f"appended to the stem (default: {INPAINT_SUFFIX})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_trust_unverified(p)
-    add_precision(p)
+    add_options(p, "inpaint", ("precision",))
     p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")
     p.add_argument("--batch", type=number(int, low=1, high=4096), default=16, metavar="B",
                    help="images at the prior's resolution searched together (default: 16)")
@@ -97,17 +77,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from restore.cli.sr import drop_own_outputs, folder_outputs, plan_outputs
     from restore.errors import RestoreError
-    from restore.inpainting import semantic
     from restore.inpainting.masks import load_mask, match_masks
     from restore.io import expand_inputs, read_image
+    from restore.outputs import drop_own_outputs, folder_outputs, plan_outputs
     from restore.pipelines.inpainting import Inpainter
+    from restore.settings import inpaint_settings
 
-    if args.steps is not None and args.steps < 0:
-        raise RestoreError(f"--steps must be >= 0, got {args.steps}")
-    if args.restarts is not None and args.restarts < 1:
-        raise RestoreError(f"--restarts must be >= 1, got {args.restarts}")
+    settings = inpaint_settings(args, device=args.device)
     files = drop_own_outputs(expand_inputs(args.inputs, recursive=args.recursive), args.suffix)
     mask_for = match_masks(files, args.mask)
     plans = plan_outputs(files, output=args.output, suffix=args.suffix, ext="auto",
@@ -120,11 +97,7 @@ def run(args) -> int:
         if not files:
             print(f"restore inpaint: nothing to do ({skipped} output(s) already there)", file=sys.stderr)
             return 0
-    inpainter = Inpainter.from_pretrained(
-        args.model, args.method, vae=args.vae_model, device=args.device, steps=args.steps,
-        restarts=args.restarts, lam=args.lam, lr=args.lr if args.lr is not None else semantic.DEFAULT_LR,
-        seed=args.seed, blend=args.blend, blend_solver=args.blend_solver, margin=args.margin,
-        precision=args.precision, progress=sys.stderr.isatty())
+    inpainter = Inpainter.from_pretrained(args.model, args.method, progress=sys.stderr.isatty(), **settings)
     protect = tuple(files) + tuple(dict.fromkeys(mask_for.values()))
     failed = 0
 

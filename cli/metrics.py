@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -37,56 +36,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-#: what restore appends to its outputs' stems: _x4, _x2.5 (sr) and _inpainted (inpaint).
-OWN_SUFFIX = re.compile(r"(_x\d+(\.\d+)?|_inpainted)$")
-
-
-def _stem_key(path: Path, suffixes: list[str] | None) -> str:
-    stem = path.stem
-    if suffixes is None:
-        return OWN_SUFFIX.sub("", stem)
-    for s in suffixes:
-        if s and stem.endswith(s):
-            return stem[: -len(s)]
-    return stem
-
-
-def _pairs(ref: Path, test: Path, suffixes: list[str] | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Pairs of (reference, test) files; folders are matched by stem, the test stems without restore's
-    suffixes (``a.png`` <-> ``a_x4.png``) or the ``suffixes`` given, whatever the extensions."""
-    from restore.errors import RestoreError
-    from restore.io import is_image_file
-
-    for p in (ref, test):
-        if not p.exists():
-            raise RestoreError(f"{p}: no such file or folder")
-    if ref.is_dir() != test.is_dir():
-        raise RestoreError("REF and TEST must both be files or both be folders")
-    if not ref.is_dir():
-        return [(ref, test)], []
-    refs = {p.stem: p for p in ref.iterdir() if p.is_file() and is_image_file(p)}
-    tests: dict[str, Path] = {}
-    for p in sorted(q for q in test.iterdir() if q.is_file() and is_image_file(q)):
-        key = _stem_key(p, suffixes)
-        if key in tests:
-            raise RestoreError(f"{tests[key].name} and {p.name} in {test} both match {key} (name --suffix)")
-        tests[key] = p
-    common = sorted(set(refs) & set(tests))
-    if not common:
-        raise RestoreError(f"no file stems in common between {ref} and {test} (after removing the suffixes "
-                           f"{', '.join(suffixes) if suffixes else '_x<N> and _inpainted'})")
-    unmatched = sorted([refs[k].name for k in set(refs) - set(tests)] + [tests[k].name for k in set(tests) - set(refs)])
-    return [(refs[n], tests[n]) for n in common], unmatched
-
-
 def run(args) -> int:
     from tqdm.auto import tqdm
 
     from restore.device import resolve_device, resolve_precision
     from restore.errors import RestoreError
     from restore.metrics import LPIPS
+    from restore.metrics.pairs import match_pairs, score_pair
 
-    pairs, unmatched = _pairs(Path(args.ref), Path(args.test), args.suffix)
+    pairs, unmatched = match_pairs(Path(args.ref), Path(args.test), args.suffix)
     renamed = [(r.name, t.name) for r, t in pairs if r.name != t.name]
     if renamed and Path(args.ref).is_dir():
         print(f"restore metrics: {len(pairs)} pair(s) matched by stem, e.g. {renamed[0][0]} <-> {renamed[0][1]}",
@@ -97,7 +55,8 @@ def run(args) -> int:
     rows, failed = [], 0
     for ref_path, test_path in tqdm(pairs, desc="metrics", disable=len(pairs) < 2, leave=False):
         try:
-            rows.append(_score_pair(ref_path, test_path, args, lpips_model, device, dtype))
+            rows.append(score_pair(ref_path, test_path, y_channel=args.y_channel, crop_border=args.crop_border,
+                                   lpips_model=lpips_model, device=device, dtype=dtype))
         except RestoreError as exc:
             if len(pairs) == 1:
                 raise
@@ -141,28 +100,3 @@ def run(args) -> int:
     print(f"[{space}, crop border {args.crop_border}" + (f", LPIPS {args.lpips_net}" if args.lpips else "") + "]")
     return status
 
-
-def _score_pair(ref_path: Path, test_path: Path, args, lpips_model, device, dtype) -> dict:
-    """PSNR / SSIM (/ LPIPS) of one pair, as the row printed for it."""
-    import torch
-
-    from restore.device import autocast
-    from restore.errors import RestoreError
-    from restore.io import read_image
-    from restore.metrics import psnr, ssim
-
-    ref, test = read_image(ref_path).tensor, read_image(test_path).tensor
-    if ref.shape[-2:] != test.shape[-2:]:
-        raise RestoreError(f"{test_path}: size {test.shape[-1]}x{test.shape[-2]} differs from "
-                           f"{ref_path} ({ref.shape[-1]}x{ref.shape[-2]})")
-    if ref.shape[1] != test.shape[1]:  # gray vs colour: compare as colour
-        ref, test = ref.expand(-1, 3, -1, -1), test.expand(-1, 3, -1, -1)
-    kw = {"crop_border": args.crop_border, "y_channel": args.y_channel}
-    try:
-        row = {"image": ref_path.name, "psnr": float(psnr(test, ref, **kw)[0]), "ssim": float(ssim(test, ref, **kw)[0])}
-    except ValueError as exc:
-        raise RestoreError(f"{test_path}: {exc}") from None
-    if lpips_model is not None:
-        with torch.inference_mode(), autocast(device, dtype):
-            row["lpips"] = float(lpips_model(test.to(device), ref.to(device))[0])
-    return row

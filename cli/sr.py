@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 EPILOG = """\
 output naming:
@@ -34,7 +33,8 @@ examples:
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
 
-from restore.cli.options import add_precision, add_trust_unverified, number
+from restore.cli.options import add_trust_unverified
+from restore.settings import add_options
 
 EXTENSIONS = ("auto", "png", "jpg", "webp")
 
@@ -45,28 +45,15 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Upscale images with an SRResNet/SRGAN model, tiled so any size fits in memory.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("--scale", type=int, choices=(2, 4, 8), default=None,
-                   help="the model's upscaling factor (default: 4, or the --model's own)")
-    p.add_argument("--model", default=None, metavar="NAME|PATH",
-                   help="registry name (see `restore models`), a local .safetensors with its .json card, "
-                        "or bicubic / lanczos (classical, no weights)")
+    add_options(p, "sr", ("scale", "model"))
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
-    p.add_argument("--outscale", type=number(float, low=0, low_open=True, high=64), default=None, metavar="F",
-                   help="final factor relative to the input (default: the model's scale); the model "
-                        "runs first, then an antialiased resize to round(F*W) x round(F*H)")
-    p.add_argument("--tile", type=number(int, low=0), default=0, metavar="N",
-                   help="tile size in input pixels (0 = automatic; minimum 16); memory grows with N^2; "
-                        "any N gives the untiled result (within 1e-3) with the default --tile-pad")
-    p.add_argument("--tile-pad", type=number(int, low=0), default=None, metavar="P",
-                   help="context pixels around each tile (default: the model's receptive radius, exact)")
+    add_options(p, "sr", ("outscale", "tile", "tile-pad"))
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_trust_unverified(p)
-    add_precision(p)
+    add_options(p, "sr", ("precision",))
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA, many images)")
     p.add_argument("--ext", default="auto", choices=EXTENSIONS, help="output format (default: the input's)")
-    p.add_argument("--background", default=None, metavar="COLOUR",
-                   help="flatten alpha onto this colour (white, black, #rrggbb); without it an image with "
-                        "alpha is refused for --ext jpg (JPEG has no alpha)")
+    add_options(p, "sr", ("background",))
     p.add_argument("--suffix", default=None, metavar="S", help="appended to the stem (default: _x<outscale>)")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
@@ -86,119 +73,36 @@ def shard_files(files: list, rank: int, world_size: int) -> list:
     return list(files[rank::world_size])
 
 
-def _format_factor(factor: float) -> str:
-    return f"{factor:g}"
-
-
-def folder_outputs(items: list[str], files: list[Path], tag: str) -> dict[Path, Path]:
-    """Default output folders for files that came from a folder input: ``photos/`` -> ``photos{tag}/``
-    beside it (sub-folders kept), so a second run never finds the first run's results among its inputs."""
-    out: dict[Path, Path] = {}
-    for item in items:
-        root = Path(item)
-        if not root.is_dir():
-            continue
-        dest = root.resolve().parent / (root.resolve().name + tag)
-        for f in files:
-            try:
-                rel = f.resolve().relative_to(root.resolve())
-            except ValueError:
-                continue
-            out.setdefault(f, dest / rel.parent)
-    return out
-
-
-def drop_own_outputs(files: list[Path], suffix: str) -> list[Path]:
-    """Files minus restore's results lying beside their inputs (``a.png`` and ``a{suffix}.png``: keep ``a.png``)."""
-    stems = {(f.parent, f.stem) for f in files}
-    return [f for f in files if not (suffix and f.stem.endswith(suffix) and (f.parent, f.stem[: -len(suffix)]) in stems)]
-
-
-def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str,
-                 has_alpha=lambda path: False, folder_of: dict[Path, Path] | None = None) -> list[Path]:
-    """Where each input goes, by the rule in the ``--help`` epilog; refuses collisions and input clobbering.
-
-    ``has_alpha(path)`` is consulted only with ``ext == "auto"`` for JPEG/BMP inputs; ``folder_of``
-    (from :func:`folder_outputs`) gives the folder of files from folder inputs when there is no ``-o``.
-    """
-    from restore.errors import RestoreError
-    from restore.io import IMAGE_EXTENSIONS
-
-    if any(sep in suffix for sep in ("/", "\\", "\0")) or suffix in (".", ".."):
-        raise RestoreError(f"--suffix {suffix!r} must not contain path separators (use -o for another folder)")
-    if output is not None and Path(output).is_file() and not (
-            len(files) == 1 and Path(output).suffix.lower() in IMAGE_EXTENSIONS):
-        raise RestoreError(f"-o {output}: is an existing file, not a folder")
-    single_file = output is not None and len(files) == 1 and Path(output).suffix.lower() in IMAGE_EXTENSIONS \
-        and not Path(output).is_dir()
-    plans = []
-    for src in files:
-        if single_file:
-            plans.append(Path(output))
-            continue
-        out_ext = ext
-        if ext == "auto":
-            out_ext = src.suffix.lower().lstrip(".") or "png"
-            if src.suffix.lower() not in IMAGE_EXTENSIONS:
-                out_ext = "png"
-            elif out_ext in ("jpg", "jpeg", "bmp") and has_alpha(src):
-                out_ext = "png"
-        folder = Path(output) if output is not None else (folder_of or {}).get(src, src.parent)
-        plans.append(folder / f"{src.stem}{suffix}.{out_ext}")
-    inputs = {f.resolve() for f in files}
-    seen: dict[Path, Path] = {}
-    for src, dst in zip(files, plans):
-        key = dst.resolve()
-        if key in inputs:
-            raise RestoreError(f"{dst}: would overwrite an input (choose another -o or --suffix)")
-        if key in seen:
-            raise RestoreError(f"{seen[key]} and {src} would both be written to {dst} (use separate runs or -o)")
-        seen[key] = src
-    return plans
-
-
-def _has_alpha(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return img.mode in ("LA", "PA", "RGBA") or "transparency" in img.info
-    except Exception:  # noqa: BLE001 - unreadable files are reported when processed
-        return False
-
-
 def run(args) -> int:
     from restore.device import precision_name, resolve_device
     from restore.errors import OutputExistsError, RestoreError
     from restore.io import expand_inputs, flatten_alpha, read_image, write_image
+    from restore.outputs import drop_own_outputs, file_has_alpha, folder_outputs, format_factor, plan_outputs, sr_suffix
     from restore.pipelines.super_resolution import SuperResolver
+    from restore.settings import sr_settings
     from tqdm.auto import tqdm
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     files = expand_inputs(args.inputs, recursive=args.recursive)
-    if args.outscale is not None and not args.outscale > 0:
-        raise RestoreError(f"--outscale must be positive, got {args.outscale}")
+    settings = sr_settings(args)
 
     device = resolve_device(args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # one GPU per rank
-    scale = args.scale if args.scale is not None or args.model is not None else 4
-    resolver = SuperResolver.from_pretrained(args.model, device=device, precision=args.precision,
-                                             tile=args.tile, tile_pad=args.tile_pad, compile=args.compile,
-                                             scale=scale)
+    resolver = SuperResolver.from_pretrained(args.model, device=device, compile=args.compile, **settings)
     outscale = args.outscale if args.outscale is not None else resolver.scale
     if rank == 0:
         print(f"restore sr: {resolver.name} x{resolver.scale} on {resolver.device} in "
               f"{precision_name(resolver.dtype)}", file=sys.stderr)
-    suffix = args.suffix if args.suffix is not None else f"_x{_format_factor(outscale)}"
+    suffix = args.suffix if args.suffix is not None else sr_suffix(outscale)
     # Plan over all files on every rank, so collisions are caught the same way whatever the split.
     files = drop_own_outputs(files, suffix)
-    plans = plan_outputs(files, output=args.output, suffix=suffix, ext=args.ext, has_alpha=_has_alpha,
-                         folder_of=folder_outputs(args.inputs, files, f"_x{_format_factor(outscale)}"))
+    plans = plan_outputs(files, output=args.output, suffix=suffix, ext=args.ext, has_alpha=file_has_alpha,
+                         folder_of=folder_outputs(args.inputs, files, sr_suffix(outscale)))
     jobs = shard_files(list(zip(files, plans)), rank, world)
 
     failed = skipped = 0
-    bar = tqdm(total=len(jobs), desc=f"sr x{_format_factor(outscale)}", unit="img", dynamic_ncols=True,
+    bar = tqdm(total=len(jobs), desc=f"sr x{format_factor(outscale)}", unit="img", dynamic_ncols=True,
                disable=rank != 0 or len(jobs) < 2)
     for src, dst in jobs:
         try:
@@ -225,7 +129,7 @@ def run(args) -> int:
     where = f" (rank {rank} of {world})" if world > 1 else ""
     folders = sorted({str(dst.parent) for _, dst in jobs})
     print(f"restore sr: {done} of {len(jobs)} image(s) written with {resolver.name} "
-          f"x{_format_factor(outscale)}{where}" + (f" to {', '.join(folders[:3])}" if done else "")
+          f"x{format_factor(outscale)}{where}" + (f" to {', '.join(folders[:3])}" if done else "")
           + (f", {skipped} skipped (already there)" if skipped else "")
           + (f", {failed} failed" if failed else ""), file=sys.stderr)
     # one input that fails is a mistake in what was given (2); some failures in a batch are partial (1)

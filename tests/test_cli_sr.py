@@ -10,7 +10,8 @@ from PIL import Image
 import restore.registry as registry
 from restore.archs.srresnet import SRResNet
 from restore.cli.main import main
-from restore.cli.sr import plan_outputs, shard_files
+from restore.cli.sr import shard_files
+from restore.outputs import plan_outputs
 from restore.errors import RestoreError
 from restore.io import read_image
 from restore.training.engine import export_model

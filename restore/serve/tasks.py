@@ -1,11 +1,14 @@
-"""What a server job does: the command line's own option parsing, then the pipelines, on uploaded files.
+"""What a server job does: the tasks' own option parsing, then the pipelines, on uploaded files.
 
 Nothing here restores images itself. Options arrive as form fields named like the CLI's long options
-(``steps=10`` is ``--steps 10``) and are parsed by the very ``restore inpaint`` / ``restore sr`` parsers
-(:func:`restore.cli.main.build_parser`), so ranges, choices, defaults and error messages are the
-CLI's. The work is :class:`restore.pipelines.Inpainter` / :class:`restore.pipelines.SuperResolver`
-between :func:`restore.io.read_image` and :func:`restore.io.write_image`, as in ``cli/inpaint.py`` and
-``cli/sr.py``; metrics are ``restore metrics``' own scoring.
+(``steps=10`` is ``--steps 10``) and are parsed by :func:`restore.settings.task_parser`, the options the
+``restore inpaint`` / ``restore sr`` commands are built from, so ranges, choices, defaults and error
+messages are the CLI's. The work is :class:`restore.pipelines.Inpainter` /
+:class:`restore.pipelines.SuperResolver` between :func:`restore.io.read_image` and
+:func:`restore.io.write_image`, with the settings of :func:`restore.settings.inpaint_settings` /
+:func:`restore.settings.sr_settings` and the output names of :mod:`restore.outputs`, as in
+``cli/inpaint.py`` and ``cli/sr.py``; metrics are ``restore metrics``' own scoring
+(:func:`restore.metrics.pairs.score_pair`).
 
 Only an allow-list of options is accepted: nothing that names a path (``--output``, ``--mask`` as a
 path, a ``--model`` file) or changes the server (``--device``), and ``model`` must be a registry name.
@@ -29,17 +32,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 from ..errors import RestoreError
+from ..settings import TASK_OPTIONS
 
-#: Option fields each task accepts: the CLI's long options without the dashes (nothing that names a path).
-OPTION_FIELDS = {
-    "inpaint": ("method", "model", "vae-model", "steps", "restarts", "lambda", "lr", "seed", "blend",
-                "blend-solver", "margin", "invert-mask", "precision"),
-    "sr": ("model", "scale", "outscale", "tile", "tile-pad", "precision", "background"),
-    "preview": (),
-}
+#: Option fields each task accepts: the CLI's long options without the dashes (nothing that names a path,
+#: nothing that changes the server: :data:`restore.settings.TASK_OPTIONS`).
+OPTION_FIELDS = {"inpaint": TASK_OPTIONS["inpaint"], "sr": TASK_OPTIONS["sr"], "preview": ()}
 #: Fields every task accepts beside its options: the output format and the metrics protocol
 #: (``restore metrics --y-channel --crop-border N``), used when a ``reference`` file is sent.
 COMMON_FIELDS = ("format", "y-channel", "crop-border")
@@ -83,20 +82,18 @@ _parser_lock = threading.Lock()
 _parser_cache: dict = {}
 
 
-def _command_parser(task: str) -> argparse.ArgumentParser:
-    """The ``restore inpaint`` / ``restore sr`` sub-parser, built once (argparse is cheap to reuse)."""
+def _task_parser(task: str) -> argparse.ArgumentParser:
+    """The parser of ``task``'s options (:func:`restore.settings.task_parser`), built once per task."""
     with _parser_lock:
-        if "root" not in _parser_cache:
-            from ..cli.main import build_parser
+        if task not in _parser_cache:
+            from ..settings import task_parser
 
-            _parser_cache["root"] = build_parser()
-        return _parser_cache["root"]
+            _parser_cache[task] = task_parser(task)
+        return _parser_cache[task]
 
 
-def _cli_message(text: str) -> str:
-    """``restore inpaint: argument --steps: expected ... (see restore inpaint --help)`` -> ``field steps: expected ...``."""
-    text = re.sub(r"^restore(?: [\w-]+)?: ", "", text)
-    text = re.sub(r"\s*\(see restore[^)]*--help\)$", "", text)
+def _field_message(text: str) -> str:
+    """``argument --steps: expected ...`` -> ``field steps: expected ...``."""
     return re.sub(r"argument --([\w-]+)(?:/-\w)?:", r"field \1:", text)
 
 
@@ -132,7 +129,7 @@ def parse_options(task: str, fields: dict[str, str]) -> Options:
         FieldError: an unknown field, a value the CLI would refuse (its message, ``--steps`` shown as
             ``field steps``), or a model the server does not offer.
     """
-    from ..cli.options import number
+    from ..settings import OptionError, number
 
     allowed = OPTION_FIELDS[task] + COMMON_FIELDS
     unknown = sorted(set(fields) - set(allowed))
@@ -154,8 +151,8 @@ def parse_options(task: str, fields: dict[str, str]) -> Options:
     if task == "preview":
         return opts
 
-    # The CLI's parser does the checking: placeholders stand in for the positional and --mask paths.
-    argv = [task, "upload"] + (["--mask", "upload"] if task == "inpaint" else [])
+    # The tasks' own parser does the checking (the one the CLI's commands are built from).
+    argv = []
     for name in OPTION_FIELDS[task]:
         if name not in fields:
             continue
@@ -163,14 +160,12 @@ def parse_options(task: str, fields: dict[str, str]) -> Options:
             argv += [f"--{name}"] if _flag(name, fields[name]) else []
         else:
             argv.append(f"--{name}={fields[name]}")  # one token: a value starting with '-' stays a value
-    from ..cli.main import UsageError
-
-    parser = _command_parser(task)
+    parser = _task_parser(task)
     try:
         with _parser_lock:  # argparse keeps no per-call state, but one parse at a time costs nothing
             args = parser.parse_args(argv)
-    except UsageError as exc:
-        raise FieldError(_cli_message(str(exc))) from None
+    except OptionError as exc:
+        raise FieldError(_field_message(str(exc))) from None
     except SystemExit:  # argparse's own exits (e.g. --help) cannot come from '--name=value' tokens; be safe
         raise FieldError("the options could not be parsed") from None
     for name, task_of_model in (("model", {"inpaint": None, "sr": "sr"}[task]), ("vae-model", "vae")):
@@ -236,8 +231,8 @@ _FORMAT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tiff", 
 
 
 def _output_path(folder: Path, stem: str, image, suffix: str, output_format: str) -> Path:
-    """Where the result goes, by the CLI's own naming rule (:func:`restore.cli.sr.plan_outputs`)."""
-    from ..cli.sr import plan_outputs
+    """Where the result goes, by the CLI's own naming rule (:func:`restore.outputs.plan_outputs`)."""
+    from ..outputs import plan_outputs
 
     source = folder / f"{stem}{_FORMAT_EXT.get(image.format or '', '.png')}"  # the upload under its real format
     ext = "auto" if output_format == "input" else output_format
@@ -247,10 +242,9 @@ def _output_path(folder: Path, stem: str, image, suffix: str, output_format: str
 
 def _score(reference: Path, result: Path, y_channel: bool, crop_border: int) -> dict:
     """``restore metrics REF RESULT [--y-channel] [--crop-border N]`` for one pair (its own code)."""
-    from ..cli.metrics import _score_pair
+    from ..metrics.pairs import score_pair
 
-    args = SimpleNamespace(y_channel=y_channel, crop_border=crop_border)
-    row = _score_pair(reference, result, args, None, None, None)
+    row = score_pair(reference, result, y_channel=y_channel, crop_border=crop_border)
     finite = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items() if k in ("psnr", "ssim")}
     return {**finite, "y_channel": y_channel, "crop_border": crop_border}
 
@@ -272,6 +266,7 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
             caller's to replace by the uploads' names).
     """
     from ..io import read_image, write_image
+    from ..outputs import INPAINT_SUFFIX, sr_suffix
 
     image = read_image(files["image"])
     info: dict = {}
@@ -281,38 +276,36 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
         return Outcome(dst, f"{stem}.png", "image/png", *image.size)
     args = opts.args
     if opts.task == "inpaint":
-        from ..inpainting import semantic
         from ..inpainting.masks import load_mask
         from ..pipelines.inpainting import Inpainter
+        from ..settings import inpaint_settings
 
         known = load_mask(files["mask"], tuple(image.tensor.shape[-2:]), invert=args.invert_mask)
-        settings = dict(vae=args.vae_model, device=device, steps=args.steps, restarts=args.restarts, lam=args.lam,
-                        lr=args.lr if args.lr is not None else semantic.DEFAULT_LR, seed=args.seed, blend=args.blend,
-                        blend_solver=args.blend_solver, margin=args.margin, precision=args.precision)
+        settings = inpaint_settings(args, device=device)
         key = ("inpaint", args.model, args.method, tuple(sorted(settings.items())))
         inpainter = cache.get(key, lambda: Inpainter.from_pretrained(args.model, args.method, progress=False,
                                                                      **settings))
         out = inpainter.inpaint(image.tensor, known)
         result = image.with_pixels(out, image.alpha)
-        suffix = "_inpainted"
+        suffix = INPAINT_SUFFIX
         info = {"method": args.method, "model": inpainter.name, **{k: v for k, v in inpainter.last_info[0].items()
                                                                     if k in ("method", "model", "reason", "crop",
                                                                              "upscale", "loss")}}
     else:
         from ..io import flatten_alpha
         from ..pipelines.super_resolution import SuperResolver
+        from ..settings import sr_settings
 
-        scale = args.scale if args.scale is not None or args.model is not None else 4  # as `restore sr`
-        key = ("sr", args.model, device, args.precision, args.tile, args.tile_pad, scale)
-        resolver = cache.get(key, lambda: SuperResolver.from_pretrained(
-            args.model, device=device, precision=args.precision, tile=args.tile, tile_pad=args.tile_pad,
-            compile=False, scale=scale))
+        settings = sr_settings(args)  # as `restore sr`
+        key = ("sr", args.model, device, args.precision, args.tile, args.tile_pad, settings["scale"])
+        resolver = cache.get(key, lambda: SuperResolver.from_pretrained(args.model, device=device, compile=False,
+                                                                        **settings))
         outscale = args.outscale if args.outscale is not None else resolver.scale
         colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
         if alpha is not None and args.background is not None:
             colour, alpha = flatten_alpha(colour, alpha, args.background), None
         result = image.with_pixels(colour, alpha)
-        suffix = f"_x{outscale:g}"
+        suffix = sr_suffix(outscale)
         info = {"model": resolver.name, "scale": resolver.scale, "outscale": outscale}
     dst = _output_path(folder, stem, image, suffix, opts.output_format)
     write_image(dst, result)
