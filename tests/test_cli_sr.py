@@ -14,7 +14,7 @@ from restore.cli.sr import shard_files
 from restore.outputs import plan_outputs
 from restore.errors import RestoreError
 from restore.io import read_image
-from restore.training.engine import export_model
+from restore.weight_files import export_model
 
 
 @pytest.fixture(scope="module")

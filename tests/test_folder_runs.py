@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from restore.archs.srresnet import SRResNet
-from restore.training.engine import export_model
+from restore.weight_files import export_model
 
 
 @pytest.fixture(scope="module")

@@ -187,7 +187,7 @@ def test_resume_equals_uninterrupted(tmp_path, image_folder, arch):
     train(_recipe(image_folder, arch, epochs=2, max_steps=3), tmp_path / "b")
     resumed = train(_recipe(image_folder, arch, epochs=2), tmp_path / "b", resume=True)
     assert straight["steps"] == resumed["steps"] == 8
-    from restore.registry import load_safetensors
+    from restore.weight_files import load_safetensors
     a, b = load_safetensors(straight["weights"]), load_safetensors(resumed["weights"])
     assert a.keys() == b.keys()
     for key in a:
@@ -211,7 +211,7 @@ def test_resume_refuses_a_different_model(tmp_path, image_folder):
 
 def test_export_registry_round_trip(tmp_path):
     from restore.registry import ModelEntry, list_models, load_model, register
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     vae = VAE(resolution=32, channels=1, nz=8, width=8).eval()
     path = export_model(tmp_path, "tiny-vae", vae.state_dict(),
@@ -234,7 +234,7 @@ def test_export_registry_round_trip(tmp_path):
 def test_cli_sample_and_interpolate(tmp_path):
     from restore.cli.main import main
     from restore.io import read_image
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     gan = DCGAN(resolution=32, channels=1, nz=8, g_width=8, d_width=8)
     weights = export_model(tmp_path, "g", gan.state_dict(), {"arch": "dcgan", "config": gan.config})

@@ -60,3 +60,19 @@ def test_the_library_imports_nothing_from_the_command_line():
     offenders = {str(p.relative_to(ROOT)): _imports_any(p, ("restore.cli", "cli"))
                  for p in sorted(LIBRARY.rglob("*.py"))}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_weights_files_have_one_home_and_no_circle():
+    """registry.py and backbones.py both use weight_files.py, which uses neither (nor training)."""
+    assert _imports_any(LIBRARY / "registry.py", ("restore.backbones",)) == []
+    assert _imports_any(LIBRARY / "backbones.py", ("restore.registry",)) == []
+    assert _imports_any(LIBRARY / "weight_files.py", ("restore.registry", "restore.backbones", "restore.training",
+                                                      "restore.pipelines", "restore.archs")) == []
+
+
+def test_what_trains_nothing_imports_no_training_code():
+    """Tools and commands that export or read weights use restore.weight_files, not the training engine."""
+    users = [*sorted((ROOT / "tools").glob("*.py")),
+             *(p for p in sorted((ROOT / "cli").glob("*.py")) if not p.stem.startswith("train"))]
+    offenders = {p.name: _imports_any(p, ("restore.training",)) for p in users}
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -157,7 +157,7 @@ def test_output_type_and_shape_follow_the_input(tiny_gan, rgb_image):
 # ----------------------------------------------------------------------------- the command line
 @pytest.fixture(scope="module")
 def tiny_gan_file(tmp_path_factory, tiny_gan):
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     folder = tmp_path_factory.mktemp("weights")
     return export_model(folder, "tiny-dcgan", tiny_gan.state_dict(),

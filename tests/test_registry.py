@@ -11,8 +11,8 @@ import restore.registry as registry
 from restore.archs.srresnet import SRResNet
 from restore.cli.main import main
 from restore.errors import RestoreError
-from restore.registry import ModelEntry, get_entry, list_models, load_model, load_safetensors, register
-from restore.training.engine import export_model
+from restore.registry import ModelEntry, get_entry, list_models, load_model, register
+from restore.weight_files import export_model
 
 
 @pytest.fixture
@@ -88,17 +88,6 @@ def test_unknown_name_lists_what_exists(weights_dir):
         get_entry("nope", task="sr")
 
 
-def test_only_safetensors_are_loaded(tmp_path):
-    pickle_file = tmp_path / "model.pth"
-    torch.save({"w": torch.zeros(1)}, pickle_file)
-    with pytest.raises(RestoreError, match="only .safetensors"):
-        load_safetensors(pickle_file)
-    fake = tmp_path / "fake.safetensors"
-    fake.write_bytes(b"not a safetensors file at all")
-    with pytest.raises(RestoreError, match="not a valid safetensors"):
-        load_safetensors(fake)
-
-
 def test_models_command_lists_entries_with_metrics(weights_dir, capsys):
     _ship(weights_dir)
     assert main(["models"]) == 0
@@ -128,24 +117,3 @@ def test_shipped_model_needs_one_manifest_entry_for_the_sr_api(weights_dir):
     assert (sr(x) - expected).abs().max() < 1e-4 and (default(x) - expected).abs().max() < 1e-4
     with pytest.raises(RestoreError, match="no shipped super-resolution model for x4"):
         SuperResolver.from_pretrained(device="cpu", scale=4)
-
-
-def test_save_safetensors_is_byte_reproducible_and_loads(tmp_path):
-    # safetensors alone writes metadata keys in hash order: the same export would get a new sha256.
-    from safetensors import safe_open
-
-    from restore.backbones import sha256_file
-    from restore.registry import load_safetensors, save_safetensors
-
-    tensors = {"b.weight": torch.arange(6, dtype=torch.float16).view(2, 3), "a.bias": torch.ones(3)}
-    metadata = {str(i): f"value {i}" for i in range(16)}
-    digests = {sha256_file(save_safetensors(tmp_path / f"w{i}.safetensors", tensors, metadata)) for i in range(4)}
-    assert len(digests) == 1
-    path = tmp_path / "w0.safetensors"
-    assert int.from_bytes(path.read_bytes()[:8], "little") % 8 == 0  # data stays 8-byte aligned
-    with safe_open(str(path), framework="pt") as f:
-        assert f.metadata() == metadata
-    loaded = load_safetensors(path)
-    assert set(loaded) == set(tensors)
-    for k, v in tensors.items():
-        assert torch.equal(loaded[k], v.float())

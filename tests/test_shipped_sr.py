@@ -12,7 +12,8 @@ from restore.data.degradation import degrade, imresize
 from restore.io import read_image
 from restore.metrics import psnr
 from restore.pipelines import SuperResolver
-from restore.registry import list_models, read_card
+from restore.registry import list_models
+from restore.weight_files import read_card
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
 SHIPPED_SR = [e.name for e in list_models("sr")]

@@ -248,7 +248,7 @@ def test_half_precision_nan_tile_is_recomputed_in_fp32():
 
 # ----------------------------------------------------------------------------- weights
 def test_from_pretrained_local_file_matches_model(tmp_path, model):
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     path = export_model(tmp_path, "tiny-x2", model.state_dict(),
                         card={"arch": "srresnet", "config": model.config, "scale": 2})
@@ -267,14 +267,14 @@ def test_from_pretrained_default_is_the_srresnet_of_the_scale_never_the_srgan(tm
     """`restore sr photo.png` must keep giving the PSNR-oriented SRResNet once an SRGAN of the same scale
     ships; the manifest's ``kind`` decides, not the name (sorted by name, "photo-gan-x4" comes first)."""
     import restore.registry as registry
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model, read_card
 
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
 
     def ship(name, scale, kind):
         net = _random_srresnet(scale=scale)
         path = export_model(tmp_path, name, net.state_dict(), card={"arch": "srresnet", "config": net.config})
-        card = registry.read_card(path)
+        card = read_card(path)
         registry.register(registry.ModelEntry(name=name, task="sr", arch="srresnet", config=net.config,
                                               file=path.name, sha256=card["sha256"], scale=scale, kind=kind))
 

@@ -8,7 +8,7 @@ from conftest import load_script
 
 from restore.archs.srresnet import SRResNet
 from restore.registry import load_model
-from restore.training.engine import export_model
+from restore.weight_files import export_model
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def interpolate(a: dict, b: dict, alpha: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from restore.errors import RestoreError
     from restore.registry import load_model
-    from restore.training.engine import export_model
+    from restore.weight_files import export_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("a", help="alpha = 0: registered name or .safetensors (card beside it), e.g. srresnet-x4")

@@ -37,8 +37,8 @@ def _validation_curve(run_dir: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from restore.registry import WEIGHTS_DIR, ModelEntry, load_safetensors, read_card, register
-    from restore.training.engine import export_model
+    from restore.registry import WEIGHTS_DIR, ModelEntry, register
+    from restore.weight_files import export_model, load_safetensors, read_card
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("weights", type=Path, help="the run's exported NAME.safetensors (card beside it)")

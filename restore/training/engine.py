@@ -3,7 +3,8 @@
 Recipes (TOML files in ``restore/training/recipes/`` with command-line overrides), a distributed
 context (DDP under ``torchrun``, or a single process), atomic resumable
 checkpoints written every N steps and on SIGINT/SIGTERM, a NaN/inf guard, a JSONL metrics log, EMA of
-weights, and the export of a trained network as safetensors plus a JSON model card.
+weights; the export of a trained network (safetensors plus a JSON model card) is
+:func:`restore.weight_files.export_model`.
 
 The loops themselves (``restore/training/sr.py``, ``restore/training/generative.py``) stay short
 and readable: "(1) update D, (2) update G" in plain code, these helpers around it.
@@ -29,6 +30,9 @@ import torch
 from torch import nn
 
 from ..errors import RestoreError
+# The export lives with the other weights-file helpers (restore/weight_files.py); the name stays here for
+# the training loops that call ``engine.export_model``.
+from ..weight_files import export_model  # noqa: F401
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
@@ -312,31 +316,3 @@ def make_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedMo
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-# ----------------------------------------------------------------------------- export
-def export_model(out_dir: str | os.PathLike, name: str, state_dict: dict[str, torch.Tensor], card: dict,
-                 *, fp16: bool = False) -> Path:
-    """Write ``NAME.safetensors`` (fp16 when asked) and ``NAME.json`` (the model card, with the file's sha256).
-
-    ``card`` must hold at least ``arch`` and ``config`` (what :func:`restore.registry.load_model` needs);
-    add scale/resolution, recipe, data, steps, wall time, device, validation metrics, command.
-    """
-    from ..backbones import sha256_file
-    from ..registry import save_safetensors
-
-    for key in ("arch", "config"):
-        if key not in card:
-            raise ValueError(f"model card needs {key!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    weights = out / f"{name}.safetensors"
-    tensors = {k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous().cpu()
-               for k, v in state_dict.items()}
-    save_safetensors(weights, tensors, metadata={"arch": card["arch"], "format": "restore"})
-    card = dict(card, file=weights.name, sha256=sha256_file(weights), dtype="float16" if fp16 else "float32")
-    card_path = weights.with_suffix(".json")
-    tmp = card_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")
-    os.replace(tmp, card_path)
-    return weights

@@ -29,7 +29,8 @@ from ..errors import RestoreError
 from ..io import write_image
 from ..losses.generative import gan_discriminator_loss, gan_generator_loss, heldout_elbo, vae_loss
 from ..pipelines.sampling import image_grid, interpolate_latents
-from .engine import (Checkpointer, Distributed, MetricsLog, RunLock, StopRequest, check_finite, export_model,
+from ..weight_files import export_model
+from .engine import (Checkpointer, Distributed, MetricsLog, RunLock, StopRequest, check_finite,
                      seed_everything, unwrap)
 
 ARCH_KEYS = {"dcgan": ("resolution", "channels", "nz", "g_width", "d_width", "prior"),
