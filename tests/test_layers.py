@@ -76,3 +76,13 @@ def test_what_trains_nothing_imports_no_training_code():
              *(p for p in sorted((ROOT / "cli").glob("*.py")) if not p.stem.startswith("train"))]
     offenders = {p.name: _imports_any(p, ("restore.training",)) for p in users}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_layers_beneath_the_pipelines_do_not_import_them():
+    """Masks, metrics, networks, losses, io: none reaches up into restore.pipelines (the converter they
+    share is restore/convert.py, beneath them all)."""
+    beneath = [*sorted((LIBRARY / "inpainting").rglob("*.py")), *sorted((LIBRARY / "metrics").rglob("*.py")),
+               *sorted((LIBRARY / "archs").rglob("*.py")), *sorted((LIBRARY / "losses").rglob("*.py")),
+               *(LIBRARY / name for name in ("io.py", "convert.py", "device.py", "errors.py", "weight_files.py"))]
+    offenders = {str(p.relative_to(ROOT)): _imports_any(p, ("restore.pipelines",)) for p in beneath}
+    assert {k: v for k, v in offenders.items() if v} == {}

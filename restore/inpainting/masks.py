@@ -46,7 +46,7 @@ def _hole_from_planes(colour: torch.Tensor, alpha: torch.Tensor | None) -> torch
 
 def _as_planes(mask) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Any mask (PIL, numpy, tensor) -> colour ``(1, C, H, W)`` and alpha in [0, 1]."""
-    from ..pipelines.convert import to_tensor
+    from ..convert import to_tensor
 
     if isinstance(mask, np.ndarray) and mask.dtype == bool:
         mask = mask.astype(np.uint8) * 255

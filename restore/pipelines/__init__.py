@@ -7,7 +7,7 @@ Exports are lazy (``torch`` and friends load on first use):
 * :class:`Inpainter` (:mod:`restore.pipelines.inpainting`): inpainting over GAN/VAE priors.
 * :class:`Sampler` (:mod:`restore.pipelines.sampling`): samples and latent interpolation.
 * :class:`Projector` (:mod:`restore.pipelines.projection`): real images -> prior codes (iGAN projection).
-* :func:`to_tensor` (:mod:`restore.pipelines.convert`): PIL / numpy / tensor in, restorer back.
+* :func:`to_tensor` (:mod:`restore.convert`): PIL / numpy / tensor in, restorer back.
 
 Example:
     >>> from restore.pipelines import SuperResolver  # doctest: +SKIP
@@ -24,7 +24,7 @@ _EXPORTS = {
     "Inpainter": "restore.pipelines.inpainting",
     "Sampler": "restore.pipelines.sampling",
     "Projector": "restore.pipelines.projection",
-    "to_tensor": "restore.pipelines.convert",
+    "to_tensor": "restore.convert",
 }
 
 __all__ = list(_EXPORTS)

@@ -256,7 +256,7 @@ class Inpainter:
 
         ``mask`` (PIL, numpy, tensor) follows the IOPaint convention and is resized (nearest) to the image.
         """
-        from .convert import to_tensor
+        from ..convert import to_tensor
 
         colour, alpha, restore_type = to_tensor(image)
         known = masks.mask_to_known(mask, tuple(colour.shape[-2:]), invert=invert_mask)

@@ -216,7 +216,7 @@ class Projector:
         resized and passed through. Sets :attr:`last_codes`, :attr:`last_loss`, :attr:`last_trace`.
         """
         from ..data.degradation import resize
-        from .convert import to_tensor
+        from ..convert import to_tensor
 
         colour, alpha, restore_type = to_tensor(image)
         out = self.project(colour)

@@ -271,7 +271,7 @@ class Server:
         it is not slower than the rest, and no cancellation can land in the middle of an import."""
         import importlib
 
-        for name in ("restore.pipelines.inpainting", "restore.pipelines.super_resolution", "restore.pipelines.convert",
+        for name in ("restore.pipelines.inpainting", "restore.pipelines.super_resolution", "restore.convert",
                      "restore.archs.classical", "restore.metrics", "restore.inpainting.masks", "kornia.color"):
             importlib.import_module(name)
 
