@@ -33,7 +33,7 @@ examples:
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
 
-from restore.cli.options import add_trust_unverified
+from restore.cli.options import add_device, add_trust_unverified
 from restore.settings import add_options
 
 EXTENSIONS = ("auto", "png", "jpg", "webp")
@@ -48,7 +48,7 @@ def register(subparsers) -> None:
     add_options(p, "sr", ("scale", "model"))
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
     add_options(p, "sr", ("outscale", "tile", "tile-pad"))
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_device(p)
     add_trust_unverified(p)
     add_options(p, "sr", ("precision",))
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA, many images)")
