@@ -45,7 +45,7 @@ examples:
 """
 
 
-from restore.cli.options import add_trust_unverified, number
+from restore.cli.options import add_device, add_trust_unverified, number
 from restore.outputs import INPAINT_SUFFIX
 from restore.settings import add_options
 
@@ -63,7 +63,7 @@ def register(subparsers) -> None:
                                "blend-solver", "margin", "invert-mask"))
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="output folder (or file, for one input)")
     p.add_argument("--suffix", default=INPAINT_SUFFIX, metavar="S", help=f"appended to the stem (default: {INPAINT_SUFFIX})")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_device(p)
     add_trust_unverified(p)
     add_options(p, "inpaint", ("precision",))
     p.add_argument("--save-trace", action="store_true", help="write the per-step losses as JSON beside each output")

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_device, add_precision, add_trust_unverified, number, SEED
 
 #: default --steps (images per row of the random walk)
 DEFAULT_STEPS = 10
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                         f"(default {DEFAULT_STEPS_BETWEEN})")
     add_projection_options(p, steps_flag="--project-steps")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_device(p)
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from restore.cli.options import number
+from restore.cli.options import add_device, number
 
 
 def register(subparsers) -> None:
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--crop-border", type=number(int, low=0), default=0, metavar="N", help="drop N pixels on each side")
     parser.add_argument("--lpips", action="store_true", help="also compute LPIPS (offline weights)")
     parser.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex")
-    parser.add_argument("--device", default="auto", help="device for LPIPS: auto, cpu, cuda, mps")
+    add_device(parser)
     parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "fp16"],
                         help="LPIPS network precision (default fp32, so reported values are exact; "
                              "auto = bf16 where the device has bf16 units, ~1e-3 faster-but-rounded)")

@@ -8,6 +8,15 @@ import argparse
 from restore.settings import PRECISION_HELP, PRECISIONS, SEED, number  # noqa: F401 (re-exported to the commands)
 
 
+#: the one help text of ``--device`` (every command that runs a network)
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (default: auto)"
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|cuda|cuda:N|mps`` (default ``auto``: CUDA, then MPS, then the CPU)."""
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
 def add_precision(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     """``--precision auto|fp32|bf16|fp16``."""
     p.add_argument("--precision", default=default, choices=PRECISIONS, help=PRECISION_HELP)

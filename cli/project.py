@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from restore.cli.options import add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_device, add_precision, add_trust_unverified, number, SEED
 
 EPILOG = """\
 loss:
@@ -68,7 +68,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=SEED, default=0, metavar="S", help="seed of the restarts (default: 0)")
     p.add_argument("--codes", default=None, metavar="FILE.safetensors",
                    help="also save the best code, tensor 'codes' of shape (1, nz)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_device(p)
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the input)")

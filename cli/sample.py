@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_device, add_precision, add_trust_unverified, number, SEED
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output image (e.g. grid.png)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0; same seed, same grid)")
     p.add_argument("--nrow", type=number(int, low=1, high=10_000), help="images per row (default: about square)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_device(p)
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -12,7 +12,7 @@ import argparse
 import importlib.util
 import sys
 
-from restore.cli.options import number
+from restore.cli.options import add_device, number
 
 EPILOG = """\
 safety:
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
                         "interface, with a warning: the server has no authentication)")
     p.add_argument("--port", type=number(int, low=0, high=65535), default=8000,
                    help="port (default: 8000; 0 = any free port, printed)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_device(p)
     p.add_argument("--queue", type=number(int, low=1, high=1000), default=8, metavar="N",
                    help="jobs that may wait behind the running one; more are answered 503 (default: 8)")
     p.add_argument("--max-upload-mb", type=number(float, low=0, low_open=True, high=4096), default=64,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from restore.cli.options import add_precision, number, SEED
+from restore.cli.options import add_device, add_precision, number, SEED
 
 DEFAULT_RECIPES = {"dcgan": "dcgan_fashion32", "vae": "vae_fashion32"}
 
@@ -35,7 +35,7 @@ def _add_kind(kinds, kind: str, help_text: str) -> None:
     p.add_argument("--export-name", help="name of the exported weights (default: the --out folder's name)")
     if kind == "vae":
         p.add_argument("--beta", type=number(float, low=0), help="weight of the KL term")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    add_device(p)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs of detached runs)")
     p.set_defaults(func=_run, kind=kind)
