@@ -27,7 +27,9 @@ output naming:
   Existing files are never replaced without --overwrite, and an input is never replaced at all.
 
 examples:
-  restore sr photo.jpg                       # the shipped srresnet-x4
+  restore sr photo.jpg                       # auto: srresnet-x4 for clean inputs, the real-world model
+                                             # for compressed or noisy ones (one line per image says which)
+  restore sr photo.jpg --model srresnet-x4   # always this model
   restore sr photo.jpg --model runs/mine/srresnet_x4.safetensors -o out/   # a model you trained
   restore sr shots/ "more/*.png" -o upscaled/ --outscale 2 --tile 256
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
@@ -78,8 +80,10 @@ def run(args) -> int:
     from restore.errors import OutputExistsError, RestoreError
     from restore.io import expand_inputs, flatten_alpha, read_image, write_image
     from restore.outputs import drop_own_outputs, file_has_alpha, folder_outputs, format_factor, plan_outputs, sr_suffix
+    from restore.metrics.noreference import jpeg_quality
+    from restore.pipelines.sr_auto import AutoSuperResolver
     from restore.pipelines.super_resolution import SuperResolver
-    from restore.settings import sr_settings
+    from restore.settings import DEFAULT_SR_SCALE, sr_settings
     from tqdm.auto import tqdm
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
@@ -89,7 +93,12 @@ def run(args) -> int:
     device = resolve_device(args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # one GPU per rank
-    resolver = SuperResolver.from_pretrained(args.model, device=device, compile=args.compile, **settings)
+    auto = args.model in (None, "auto")
+    if auto:  # the model is chosen per image (restore.pipelines.sr_auto)
+        settings["scale"] = args.scale or DEFAULT_SR_SCALE
+        resolver = AutoSuperResolver(device=device, compile=args.compile, **settings)
+    else:
+        resolver = SuperResolver.from_pretrained(args.model, device=device, compile=args.compile, **settings)
     outscale = args.outscale if args.outscale is not None else resolver.scale
     if rank == 0:
         print(f"restore sr: {resolver.name} x{resolver.scale} on {resolver.device} in "
@@ -113,7 +122,13 @@ def run(args) -> int:
             if dst.exists() and not args.overwrite:
                 raise OutputExistsError(f"{dst}: already exists (pass --overwrite to replace it)")
             image = read_image(src)
-            colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
+            if auto:
+                colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale,
+                                                 jpeg_quality=jpeg_quality(src))
+                choice = resolver.last_choice
+                bar.write(f"restore sr: {src.name}: {choice.model} ({choice.reason})", file=sys.stderr)
+            else:
+                colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
             if alpha is not None and args.background is not None:
                 colour, alpha = flatten_alpha(colour, alpha, args.background), None
             write_image(dst, image.with_pixels(colour, alpha), overwrite=args.overwrite, protect=(src,))

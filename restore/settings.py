@@ -81,8 +81,10 @@ def option_specs(task: str) -> dict[str, tuple[tuple[str, ...], dict]]:
                                          help=f"the model's upscaling factor (default: {DEFAULT_SR_SCALE}, "
                                               f"or the --model's own)")),
             "model": (("--model",), dict(default=None, metavar="NAME|PATH",
-                                         help="registry name (see `restore models`), a local .safetensors with its "
-                                              ".json card, or bicubic / lanczos (classical, no weights)")),
+                                         help="auto (default: per image, the real-world model for compressed or "
+                                              "noisy inputs, else the bicubic-trained one), a registry name (see "
+                                              "`restore models`), a local .safetensors with its .json card, or "
+                                              "bicubic / lanczos (classical, no weights)")),
             "outscale": (("--outscale",), dict(
                 type=number(float, low=0, low_open=True, high=64), default=None, metavar="F",
                 help="final factor relative to the input (default: the model's scale); the model "

@@ -1,0 +1,205 @@
+"""Real-world x4 SR benchmark: Sun-Hays 80 with fixed, seeded degradations of the bicubic LR.
+
+For every HR image (mod-cropped to 4; ``--max-side`` centre-crops it first) the clean LR is restore's
+MATLAB bicubic (:func:`restore.data.degradation.degrade`); each degradation of
+:data:`restore.data.realistic.BENCHMARK_DEGRADATIONS` is then applied with the image's index as seed:
+JPEG q30/50/70/90 (libjpeg), Gaussian noise sigma 5/10/15, and two blur + noise + JPEG combinations.
+Every model runs through :class:`restore.pipelines.SuperResolver` (what ``restore sr`` runs), bicubic
+through :func:`restore.data.degradation.imresize`. Scores: Y-PSNR and Y-SSIM (BT.601, border 4) and LPIPS
+(alex v0.1, RGB, border 4).
+
+The ``auto`` column is what ``restore sr --model auto`` picks for each input
+(:func:`restore.pipelines.sr_auto.choose_sr_model` on the LR's pixels, plus the JPEG quality a file saved
+that way carries in its quantisation table), scored with the chosen model's output. Each input's
+measures (JPEG quality, blockiness, noise estimate) are kept in the JSON, so thresholds can be checked
+against the scores (``--calibrate`` prints, per measure, the PSNR gain of the real-world model).
+
+Usage:
+    python benchmarks/sr_real.py                                       # all 80 images, every condition
+    python benchmarks/sr_real.py --limit 20 --max-side 512 --markdown
+    python benchmarks/sr_real.py --realsrset ../shared/data/sr/real/realsrset --figure docs/sr-real-realsrset.png
+
+Writes ``benchmarks/results/sr_real_x4.json`` (summary per condition and model; per-image rows only
+with ``--per-image``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sr"
+DEFAULT_VAL = SHARED / "val" / "sun_hays80"
+SCALE = 4
+
+
+def _scores(sr: torch.Tensor, hr: torch.Tensor) -> dict:
+    from restore.metrics import lpips, psnr, ssim
+
+    return {"psnr_y": float(psnr(sr, hr, crop_border=SCALE, y_channel=True)[0]),
+            "ssim_y": float(ssim(sr, hr, crop_border=SCALE, y_channel=True)[0]),
+            "lpips": float(lpips(sr, hr, crop_border=SCALE)[0])}
+
+
+def _measures(lr: torch.Tensor, condition: str) -> dict:
+    from restore.pipelines.sr_auto import measure_input
+
+    # a JPEG-last condition, saved as a file, carries its quality in the quantisation table
+    quality = int(condition.rsplit("jpeg", 1)[1]) if "jpeg" in condition else None
+    return measure_input(lr, quality)
+
+
+def auto_scores(per_image: dict, models: list[str], **thresholds) -> dict:
+    """Mean scores of ``auto`` per condition: each input scored with the model :func:`decide` picks
+    from its measures (``thresholds`` override the shipped ones), and how often each was picked."""
+    from restore.pipelines.sr_auto import decide
+
+    out = {}
+    for condition, rows in per_image.items():
+        picked = [decide(m, available=models, **thresholds).model for m in rows["measures"]]
+        chosen = [rows[p][i] if p in rows else rows["bicubic"][i] for i, p in enumerate(picked)]
+        out[condition] = {k: round(sum(r[k] for r in chosen) / len(chosen), 4) for k in ("psnr_y", "ssim_y", "lpips")}
+        out[condition]["picks"] = {p: picked.count(p) for p in sorted(set(picked))}
+    return out
+
+
+def _realsrset_figure(folder: str, models: list[str], path: str, device, side: int = 96) -> None:
+    """Centre crops of every RealSRSet image, x4: bicubic | each model; rows of 4 images."""
+    from restore.data.degradation import imresize
+    from restore.io import read_image, write_image
+    from restore.pipelines import SuperResolver
+
+    resolvers = [SuperResolver.from_pretrained(m, device=device) for m in models]
+    rows = []
+    for p in sorted(Path(folder).glob("*.png")):
+        lr = read_image(p).tensor
+        lr = lr.expand(-1, 3, -1, -1) if lr.shape[1] == 1 else lr
+        h, w = lr.shape[-2:]
+        top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
+        lr = lr[..., top:top + side, left:left + side]
+        row = [imresize(lr, SCALE).clamp(0, 1)] + [r(lr) for r in resolvers]
+        rows.append(torch.cat(row, dim=-1))
+        print(f"  figure: {p.name}", flush=True)
+    width = max(r.shape[-1] for r in rows)
+    height = max(r.shape[-2] for r in rows)
+    rows = [torch.nn.functional.pad(r, (0, width - r.shape[-1], 0, height - r.shape[-2]), value=1.0) for r in rows]
+    write_image(path, torch.cat(rows[:8], dim=-2), overwrite=True)
+    print(f"wrote {path} (columns: bicubic | {' | '.join(models)}; first 8 images, {side}x{side} LR centre crops)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from restore.data.degradation import imresize
+    from restore.data.realistic import BENCHMARK_DEGRADATIONS, apply_benchmark_degradation
+    from restore.data.sr import load_validation
+    from restore.device import describe_device, resolve_device
+    from restore.errors import RestoreError
+    from restore.pipelines import SuperResolver
+    from restore.registry import list_models
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="*", help="registry names or .safetensors (default: every shipped x4 model)")
+    ap.add_argument("--val", default=str(DEFAULT_VAL), help="folder of HR images (default Sun-Hays 80)")
+    ap.add_argument("--limit", type=int, default=0, help="first N images only (0 = all)")
+    ap.add_argument("--max-side", type=int, default=0, help="centre-crop HR images to this side first (0 = full size)")
+    ap.add_argument("--degradations", nargs="+", default=list(BENCHMARK_DEGRADATIONS),
+                    choices=list(BENCHMARK_DEGRADATIONS))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--per-image", action="store_true", help="keep every image's scores and measures in the JSON")
+    ap.add_argument("--markdown", action="store_true", help="print the README table")
+    ap.add_argument("--realsrset", help="RealSRSet folder: make the no-ground-truth figure (with --figure)")
+    ap.add_argument("--figure", help="PNG path of the RealSRSet figure")
+    ap.add_argument("--out", help="JSON path (default benchmarks/results/sr_real_x4.json)")
+    args = ap.parse_args(argv)
+
+    device = resolve_device(args.device)
+    models = args.models or [e.name for e in list_models("sr") if e.scale == SCALE]
+    if args.realsrset:
+        if not args.figure:
+            ap.error("--realsrset needs --figure")
+        if not Path(args.realsrset).is_dir():
+            raise SystemExit(f"sr_real: {args.realsrset}: no such folder (RealSRSet: the BSRGAN authors' "
+                             "20 real LR test images)")
+        _realsrset_figure(args.realsrset, models, args.figure, device)
+        return {}
+    if not Path(args.val).is_dir():
+        raise SystemExit(f"sr_real: {args.val}: no such folder (Sun-Hays 80: Sun and Hays, ICCP 2012; "
+                         "pass --val DIR with HR photos)")
+    pairs = load_validation(args.val, SCALE, max_images=args.limit or None, max_side=args.max_side or None)
+    resolvers = {}
+    for name in models:
+        try:
+            resolvers[name] = SuperResolver.from_pretrained(name, device=device, scale=SCALE)
+        except RestoreError as exc:
+            raise SystemExit(f"sr_real: {exc}") from None
+    print(f"{len(pairs)} images from {args.val}, x{SCALE}, {len(args.degradations)} degradations, "
+          f"models {', '.join(models)}, device {describe_device(device)}", flush=True)
+
+    labels = ["bicubic", *models]
+    rows = {c: {m: [] for m in labels} for c in args.degradations}
+    seconds = {m: 0.0 for m in labels}
+    measures = {c: [] for c in args.degradations}
+    began_all = time.perf_counter()
+    for i, (image, hr, clean_lr) in enumerate(pairs):
+        for condition in args.degradations:
+            lr = apply_benchmark_degradation(clean_lr, condition, seed=i)
+            m = _measures(lr, condition)
+            measures[condition].append(m)
+            outputs = {"bicubic": imresize(lr, SCALE).clamp(0, 1)}
+            for name, resolver in resolvers.items():
+                t = time.perf_counter()
+                outputs[name] = resolver(lr)
+                seconds[name] += time.perf_counter() - t
+            for label in labels:
+                rows[condition][label].append(dict(_scores(outputs[label], hr), image=image))
+        print(f"  {i + 1}/{len(pairs)} {image} ({time.perf_counter() - began_all:.0f} s)", flush=True)
+
+    per_image = {c: {"measures": measures[c], **rows[c]} for c in args.degradations}
+    auto = auto_scores(per_image, models)
+    summary = {}
+    for condition in args.degradations:
+        summary[condition] = {}
+        for label in labels:
+            r = rows[condition][label]
+            summary[condition][label] = {k: round(sum(x[k] for x in r) / len(r), 4) for k in ("psnr_y", "ssim_y", "lpips")}
+        summary[condition]["auto"] = auto[condition]
+    n_runs = len(pairs) * len(args.degradations)
+    speed = {m: round(seconds[m] / n_runs, 3) for m in models}
+
+    command = "python benchmarks/sr_real.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    result = {"command": command, "val": str(args.val), "images": len(pairs), "max_side": args.max_side,
+              "scale": SCALE, "device": describe_device(device), "models": models,
+              "protocol": "LR = restore.data.degradation.degrade(HR, 4), then the named degradation of "
+                          "restore.data.realistic.BENCHMARK_DEGRADATIONS seeded by the image index; Y-PSNR/Y-SSIM "
+                          "(BT.601) and LPIPS alex v0.1 with a 4-pixel border cropped",
+              "s_per_image": speed, "summary": summary}
+    if args.per_image:  # scores and measures of every input: `auto_scores` re-runs the choice offline
+        result["per_image"] = per_image
+    out = Path(args.out or Path(__file__).resolve().parent / "results" / "sr_real_x4.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    if args.markdown:
+        print(markdown(result))
+    return result
+
+
+def markdown(result: dict) -> str:
+    """The README table: one row per degradation, Y-PSNR / LPIPS per method."""
+    labels = list(next(iter(result["summary"].values())))
+    lines = ["| input | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for condition, by_model in result["summary"].items():
+        cells = [f"{by_model[m]['psnr_y']:.2f} / {by_model[m]['lpips']:.3f}" for m in labels]
+        lines.append(f"| {condition} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
