@@ -58,11 +58,12 @@ def _measures(lr: torch.Tensor, condition: str) -> dict:
 def auto_scores(per_image: dict, models: list[str], **thresholds) -> dict:
     """Mean scores of ``auto`` per condition: each input scored with the model :func:`decide` picks
     from its measures (``thresholds`` override the shipped ones), and how often each was picked."""
-    from restore.pipelines.sr_auto import decide
+    from restore.pipelines.sr_auto import auto_pair, decide
 
+    pair = auto_pair(SCALE, models)
     out = {}
     for condition, rows in per_image.items():
-        picked = [decide(m, available=models, **thresholds).model for m in rows["measures"]]
+        picked = [decide(m, *pair, **thresholds).model for m in rows["measures"]]
         chosen = [rows[p][i] if p in rows else rows["bicubic"][i] for i, p in enumerate(picked)]
         out[condition] = {k: round(sum(r[k] for r in chosen) / len(chosen), 4) for k in ("psnr_y", "ssim_y", "lpips")}
         out[condition]["picks"] = {p: picked.count(p) for p in sorted(set(picked))}

@@ -28,7 +28,7 @@ import torch
 
 from ..errors import RestoreError
 
-__all__ = ["SRChoice", "choose_sr_model", "decide", "measure_input", "AutoSuperResolver", "AUTO_MODELS",
+__all__ = ["SRChoice", "choose_sr_model", "decide", "auto_pair", "measure_input", "AutoSuperResolver", "AUTO_MODELS",
            "JPEG_QUALITY_BELOW", "BLOCKINESS_ABOVE", "NOISE_SIGMA_ABOVE"]
 
 #: scale -> (model for clean inputs, model for compressed / noisy inputs).
@@ -78,26 +78,33 @@ def choose_sr_model(image: torch.Tensor, *, jpeg_quality: int | None = None, sca
             ``None`` when it is not a JPEG.
         available: model names that exist (default: the shipped registry's SR models).
     """
-    if scale not in AUTO_MODELS:
-        raise RestoreError(f"--model auto knows x{'/x'.join(map(str, sorted(AUTO_MODELS)))}, not x{scale}; "
-                           "pass --model NAME")
     if available is None:
         from ..registry import list_models
 
         available = [e.name for e in list_models("sr")]
-    return decide(measure_input(image, jpeg_quality), scale=scale, available=available)
+    return decide(measure_input(image, jpeg_quality), *auto_pair(scale, available))
 
 
-def decide(measures: dict, *, scale: int = 4, available: list[str], jpeg_quality_below: int = None,
-           blockiness_above: float = None, noise_sigma_above: float = None) -> SRChoice:
-    """The choice for measures of :func:`measure_input` (thresholds default to the module's constants;
-    the benchmark passes others to calibrate them)."""
-    q_below = JPEG_QUALITY_BELOW if jpeg_quality_below is None else jpeg_quality_below
-    b_above = BLOCKINESS_ABOVE if blockiness_above is None else blockiness_above
-    s_above = NOISE_SIGMA_ABOVE if noise_sigma_above is None else noise_sigma_above
+def auto_pair(scale: int, available: list[str]) -> tuple[str, str | None, str]:
+    """``(clean model, real-world model or None, its name)`` of :data:`AUTO_MODELS` among ``available``."""
+    if scale not in AUTO_MODELS:
+        raise RestoreError(f"--model auto knows x{'/x'.join(map(str, sorted(AUTO_MODELS)))}, not x{scale}; "
+                           "pass --model NAME")
     clean, real = AUTO_MODELS[scale]
     if clean not in available:
         raise RestoreError(f"--model auto needs the shipped {clean}; pass --model NAME")
+    return clean, real if real in available else None, real
+
+
+def decide(measures: dict, clean: str, real: str | None, real_name: str | None = None, *,
+           jpeg_quality_below: int | None = None, blockiness_above: float | None = None,
+           noise_sigma_above: float | None = None) -> SRChoice:
+    """The choice between ``clean`` and ``real`` (``None``: none available, called ``real_name``) for
+    measures of :func:`measure_input`. Thresholds default to the module's constants; the benchmark
+    passes others to calibrate them."""
+    q_below = JPEG_QUALITY_BELOW if jpeg_quality_below is None else jpeg_quality_below
+    b_above = BLOCKINESS_ABOVE if blockiness_above is None else blockiness_above
+    s_above = NOISE_SIGMA_ABOVE if noise_sigma_above is None else noise_sigma_above
     m, quality = measures, measures.get("jpeg_quality")
     reasons = []
     if quality is not None and quality < q_below:
@@ -106,10 +113,10 @@ def decide(measures: dict, *, scale: int = 4, available: list[str], jpeg_quality
         reasons.append(f"8x8 blockiness {m['blockiness']:.2f} > {b_above}")
     if m["noise_sigma"] > s_above:
         reasons.append(f"noise sigma {m['noise_sigma']:.1f} > {s_above}")
-    if reasons and real in available:
+    if reasons and real is not None:
         return SRChoice(real, "; ".join(reasons), m)
     if reasons:
-        return SRChoice(clean, "; ".join(reasons) + f", but no {real} ships", m)
+        return SRChoice(clean, "; ".join(reasons) + f", but no {real_name or 'real-world model'} ships", m)
     said = f"JPEG quality {quality}, " if quality is not None else ""
     return SRChoice(clean, f"clean input ({said}blockiness {m['blockiness']:.2f}, noise sigma "
                            f"{m['noise_sigma']:.1f})", m)
@@ -120,6 +127,8 @@ class AutoSuperResolver:
 
     Args:
         scale: 4 or 2.
+        models: ``(clean, real)`` names or ``.safetensors`` paths to choose between instead of the
+            shipped pair of :data:`AUTO_MODELS` (e.g. models you trained).
         **settings: passed to :meth:`SuperResolver.from_pretrained` for every model (device, precision,
             tile, tile_pad, compile).
 
@@ -130,16 +139,14 @@ class AutoSuperResolver:
 
     name = "auto"
 
-    def __init__(self, scale: int = 4, **settings):
-        if scale not in AUTO_MODELS:
-            raise RestoreError(f"--model auto knows x{'/x'.join(map(str, sorted(AUTO_MODELS)))}, not x{scale}; "
-                               "pass --model NAME")
-        from ..registry import list_models
-
+    def __init__(self, scale: int = 4, models: tuple[str, str] | None = None, **settings):
         self.scale, self.settings = scale, settings
-        self.available = [e.name for e in list_models("sr")]
-        if AUTO_MODELS[scale][0] not in self.available:
-            raise RestoreError(f"--model auto needs the shipped {AUTO_MODELS[scale][0]}; pass --model NAME")
+        if models is None:
+            from ..registry import list_models
+
+            self.pair = auto_pair(scale, [e.name for e in list_models("sr")])
+        else:
+            self.pair = (str(models[0]), str(models[1]), str(models[1]))
         self._resolvers: dict = {}
         self.last_choice: SRChoice | None = None
 
@@ -153,15 +160,15 @@ class AutoSuperResolver:
 
     @property
     def device(self):
-        return self.resolver(AUTO_MODELS[self.scale][0]).device
+        return self.resolver(self.pair[0]).device
 
     @property
     def dtype(self):
-        return self.resolver(AUTO_MODELS[self.scale][0]).dtype
+        return self.resolver(self.pair[0]).dtype
 
     def choose(self, colour: torch.Tensor, jpeg_quality: int | None = None) -> SRChoice:
-        self.last_choice = choose_sr_model(colour, jpeg_quality=jpeg_quality, scale=self.scale,
-                                           available=self.available)
+        """Measure ``colour`` ``(1, C, H, W)`` and pick; the result is also kept as ``last_choice``."""
+        self.last_choice = decide(measure_input(colour, jpeg_quality), *self.pair)
         return self.last_choice
 
     def upscale(self, colour: torch.Tensor, alpha: torch.Tensor | None = None, outscale: float | None = None,
