@@ -80,14 +80,14 @@ def check_new_output(path, *, overwrite: bool, protect: tuple = (), suffixes=Non
     from pathlib import Path
 
     from restore.errors import OutputExistsError, RestoreError
-    from restore.io import IMAGE_EXTENSIONS
+    from restore.io import IMAGE_EXTENSIONS, resolve_path
 
     path = Path(path)
     suffixes = IMAGE_EXTENSIONS if suffixes is None else suffixes
     if path.suffix.lower() not in suffixes:
         raise RestoreError(f"{path}: unknown output extension (use one of {', '.join(suffixes)})")
     for p in protect:
-        if Path(p).resolve() == path.resolve():
+        if resolve_path(p) == resolve_path(path):
             raise OutputExistsError(f"{path}: refusing to overwrite an input file")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (pass --overwrite to replace it)")

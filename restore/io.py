@@ -429,6 +429,19 @@ def _umask() -> int:
     return mask
 
 
+def resolve_path(path: str | os.PathLike) -> Path:
+    """``Path(path).resolve()``, but a symbolic link loop is a :class:`RestoreError` (one line for the user),
+    not Python's ``RuntimeError`` (up to 3.12) or ``OSError``.
+
+    >>> resolve_path("a/../b") == Path("b").resolve()
+    True
+    """
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        raise RestoreError(f"{path}: symbolic link loop (the link leads back to itself)") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False,
                        protect: tuple[str | os.PathLike, ...] = ()) -> Path:
     """Write bytes to ``path`` through a temporary file and a rename, so a reader never sees half a file.
@@ -437,7 +450,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     """
     path = Path(path)
     for p in protect:
-        if Path(p).resolve() == path.resolve() or _same_file(Path(p), path):
+        if resolve_path(p) == resolve_path(path) or _same_file(Path(p), path):
             raise OutputExistsError(f"{path}: refusing to overwrite an input file")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (pass --overwrite to replace it)")
@@ -564,7 +577,7 @@ def expand_inputs(items: list[str], *, recursive: bool = False) -> list[Path]:
     seen: set[Path] = set()
     unique = []
     for f in found:
-        key = f.resolve()
+        key = resolve_path(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)

@@ -72,7 +72,7 @@ def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str
             output, or an output that is an input.
     """
     from .errors import RestoreError
-    from .io import IMAGE_EXTENSIONS
+    from .io import IMAGE_EXTENSIONS, resolve_path
 
     if any(sep in suffix for sep in ("/", "\\", "\0")) or suffix in (".", ".."):
         raise RestoreError(f"--suffix {suffix!r} must not contain path separators (use -o for another folder)")
@@ -95,10 +95,10 @@ def plan_outputs(files: list[Path], *, output: str | None, suffix: str, ext: str
                 out_ext = "png"
         folder = Path(output) if output is not None else (folder_of or {}).get(src, src.parent)
         plans.append(folder / f"{src.stem}{suffix}.{out_ext}")
-    inputs = {f.resolve() for f in files}
+    inputs = {resolve_path(f) for f in files}
     seen: dict[Path, Path] = {}
     for src, dst in zip(files, plans):
-        key = dst.resolve()
+        key = resolve_path(dst)
         if key in inputs:
             raise RestoreError(f"{dst}: would overwrite an input (choose another -o or --suffix)")
         if key in seen:

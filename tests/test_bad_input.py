@@ -95,6 +95,24 @@ def test_symlink_loop_is_a_clear_error(tmp_path):
         read_image(loop)
 
 
+@pytest.mark.parametrize("command", [("sr", "{loop}", "--model", "bicubic"),
+                                     ("inpaint", "{loop}", "--mask", "{good}", "--method", "telea"),
+                                     ("info", "{loop}"), ("project", "{loop}", "-o", "{out}"),
+                                     ("sr", "{good}", "--model", "bicubic", "-o", "{loop}"),
+                                     ("project", "{good}", "-o", "{loop}")],
+                         ids=["sr", "inpaint", "info", "project", "sr-output", "project-output"])
+def test_symlink_loop_as_a_path_is_one_line_and_exit_2(tmp_path, run_cli, command):
+    """A link that leads back to itself, named as the input or the output: a user error, not an internal one."""
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    paths = {"loop": loop, "good": _png(tmp_path / "good.png"), "out": tmp_path / "out.png"}
+    code, out, err = run_cli(*(arg.format(**paths) for arg in command))
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and err.count("restore: error:") == 1 and "internal error" not in err
+    assert lines[-1] == f"restore: error: {loop}: symbolic link loop (the link leads back to itself)"
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "good_x4.png").exists()
+
+
 # ----------------------------------------------------------------------------- writing outputs
 def test_long_output_names_do_not_break_the_temp_file(tmp_path):
     name = "x" * 247 + ".png"  # 251 bytes: the old ".NAME.random.tmp" temp name would exceed 255
