@@ -19,6 +19,10 @@ Usage:
     python benchmarks/sr_real.py --limit 20 --max-side 512 --markdown
     python benchmarks/sr_real.py --realsrset ../shared/data/sr/real/realsrset --figure docs/sr-real-realsrset.png
 
+RealSRSet (20 real LR images, no ground truth) gets a figure and a no-reference score, PIQE
+(Venkatanath et al. 2015, the ``pypiqe`` port of MATLAB's ``piqe``; the bench extra installs it): NIQE
+and BRISQUE in pyiqa / piq download their model files at first use, so they do not run offline.
+
 Writes ``benchmarks/results/sr_real_x4.json`` (summary per condition and model; per-image rows only
 with ``--per-image``).
 """
@@ -70,28 +74,47 @@ def auto_scores(per_image: dict, models: list[str], **thresholds) -> dict:
     return out
 
 
-def _realsrset_figure(folder: str, models: list[str], path: str, device, side: int = 96) -> None:
-    """Centre crops of every RealSRSet image, x4: bicubic | each model; rows of 4 images."""
+def _piqe(image: torch.Tensor) -> float:
+    """PIQE (Venkatanath et al. 2015; MATLAB's ``piqe``, package ``pypiqe``): no reference, 0..100, lower is better."""
+    from pypiqe import piqe
+
+    arr = (image[0].permute(1, 2, 0).float().clamp(0, 1).numpy() * 255).round().astype("uint8")
+    return float(piqe(arr)[0])
+
+
+def _realsrset(folder: str, models: list[str], path: str, device, side: int = 96) -> dict:
+    """RealSRSet x4 (no ground truth): PIQE of every whole output, and a figure of LR centre crops:
+    bicubic | each model, 8 rows."""
     from restore.data.degradation import imresize
     from restore.io import read_image, write_image
     from restore.pipelines import SuperResolver
 
-    resolvers = [SuperResolver.from_pretrained(m, device=device) for m in models]
-    rows = []
+    try:
+        import pypiqe  # noqa: F401
+        scored = True
+    except ImportError:
+        print("sr_real: pypiqe is not installed (pip install -e '.[bench]'): figure only, no PIQE", flush=True)
+        scored = False
+    resolvers = {m: SuperResolver.from_pretrained(m, device=device) for m in models}
+    rows, piqe = [], {m: [] for m in ["bicubic", *models]}
     for p in sorted(Path(folder).glob("*.png")):
         lr = read_image(p).tensor
         lr = lr.expand(-1, 3, -1, -1) if lr.shape[1] == 1 else lr
+        outputs = {"bicubic": imresize(lr, SCALE).clamp(0, 1), **{m: r(lr) for m, r in resolvers.items()}}
+        if scored:
+            for m, out in outputs.items():
+                piqe[m].append(_piqe(out))
         h, w = lr.shape[-2:]
-        top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
-        lr = lr[..., top:top + side, left:left + side]
-        row = [imresize(lr, SCALE).clamp(0, 1)] + [r(lr) for r in resolvers]
-        rows.append(torch.cat(row, dim=-1))
-        print(f"  figure: {p.name}", flush=True)
+        top, left = max((h - side) // 2, 0) * SCALE, max((w - side) // 2, 0) * SCALE
+        rows.append(torch.cat([o[..., top:top + side * SCALE, left:left + side * SCALE] for o in outputs.values()], -1))
+        print(f"  {p.name}" + (", PIQE " + ", ".join(f"{m} {v[-1]:.1f}" for m, v in piqe.items()) if scored else ""),
+              flush=True)
     width = max(r.shape[-1] for r in rows)
     height = max(r.shape[-2] for r in rows)
     rows = [torch.nn.functional.pad(r, (0, width - r.shape[-1], 0, height - r.shape[-2]), value=1.0) for r in rows]
     write_image(path, torch.cat(rows[:8], dim=-2), overwrite=True)
-    print(f"wrote {path} (columns: bicubic | {' | '.join(models)}; first 8 images, {side}x{side} LR centre crops)")
+    print(f"wrote {path} (columns: bicubic | {' | '.join(models)}; first 8 images, {side * SCALE}-pixel crops)")
+    return {m: round(sum(v) / len(v), 2) for m, v in piqe.items() if v}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -126,8 +149,15 @@ def main(argv: list[str] | None = None) -> dict:
         if not Path(args.realsrset).is_dir():
             raise SystemExit(f"sr_real: {args.realsrset}: no such folder (RealSRSet: the BSRGAN authors' "
                              "20 real LR test images)")
-        _realsrset_figure(args.realsrset, models, args.figure, device)
-        return {}
+        piqe = _realsrset(args.realsrset, models, args.figure, device)
+        result = {"command": "python benchmarks/sr_real.py " + " ".join(
+                      shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+                  "folder": str(args.realsrset), "device": describe_device(device), "figure": args.figure,
+                  "piqe_mean": piqe, "note": "PIQE: no-reference, 0..100, lower is better (pypiqe, MATLAB's piqe)"}
+        out = Path(args.out or Path(__file__).resolve().parent / "results" / "sr_realsrset_x4.json")
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print("PIQE (lower is better): " + ", ".join(f"{m} {v}" for m, v in piqe.items()) + f"; wrote {out}")
+        return result
     if not Path(args.val).is_dir():
         raise SystemExit(f"sr_real: {args.val}: no such folder (Sun-Hays 80: Sun and Hays, ICCP 2012; "
                          "pass --val DIR with HR photos)")
