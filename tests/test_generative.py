@@ -115,6 +115,7 @@ def test_gaussian_kl_closed_form():
 
 
 # ----------------------------------------------------------------------------- learning
+@pytest.mark.slow
 def test_vae_steps_lower_the_loss():
     torch.manual_seed(0)
     vae = VAE(resolution=32, channels=1, nz=8, width=8)
@@ -129,6 +130,7 @@ def test_vae_steps_lower_the_loss():
     assert after["bits_per_dim"] == pytest.approx(after["neg_elbo_nats"] / (1024 * math.log(2)))
 
 
+@pytest.mark.slow
 def test_dcgan_steps_lower_the_losses():
     torch.manual_seed(0)
     gan = DCGAN(resolution=32, channels=1, nz=16, g_width=8, d_width=8)
@@ -180,6 +182,7 @@ def _recipe(image_folder, arch, **extra):
     return load_recipe(f"{arch}_fashion32", base)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["dcgan", "vae"])
 def test_resume_equals_uninterrupted(tmp_path, image_folder, arch):
     straight = train(_recipe(image_folder, arch, epochs=2), tmp_path / "a")

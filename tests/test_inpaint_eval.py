@@ -7,6 +7,8 @@ import json
 import pytest
 from conftest import load_script
 
+pytestmark = pytest.mark.slow  # real (tiny) evaluations: ~7 s each on a 2-core CPU
+
 
 @pytest.fixture(scope="module")
 def evaluation():

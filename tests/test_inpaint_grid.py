@@ -8,6 +8,8 @@ import re
 import pytest
 from conftest import load_script
 
+pytestmark = pytest.mark.slow  # a real (tiny) grid of searches: ~20 s on a 2-core CPU
+
 
 @pytest.fixture(scope="module")
 def grid():

@@ -113,6 +113,7 @@ def test_prior_loss_is_stable_log_one_minus_d():
 
 
 # ----------------------------------------------------------------------------- search
+@pytest.mark.slow
 def test_gan_search_decreases_loss_and_freezes_networks(tiny_gan):
     torch.manual_seed(0)
     y = tiny_gan.generate(tiny_gan.sample_latent(2)).detach()  # reachable targets
@@ -127,6 +128,7 @@ def test_gan_search_decreases_loss_and_freezes_networks(tiny_gan):
     assert result.z.abs().max() <= 1.0  # uniform prior: clipped into [-1, 1]
 
 
+@pytest.mark.slow
 def test_restart_batching_picks_the_best(tiny_gan):
     y = torch.rand(2, 1, 32, 32)
     known = centre_known(2)
@@ -156,6 +158,7 @@ def test_restart_batching_picks_the_best(tiny_gan):
             assert torch.allclose(loss, result.loss[i:i + 1], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_gaussian_prior_is_projected_and_vae_search_runs(tiny_vae):
     gan = archs.build("dcgan", resolution=32, channels=1, nz=16, g_width=8, d_width=8, prior="gaussian")
     y = torch.rand(1, 1, 32, 32)

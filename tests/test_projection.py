@@ -63,6 +63,7 @@ def reachable(gan, n=2, seed=5):
 
 
 # ----------------------------------------------------------------------------- the search
+@pytest.mark.slow
 def test_projection_of_a_generated_image_recovers_it(tiny_gan):
     z_true, x = reachable(tiny_gan)
     _, other = reachable(tiny_gan, seed=9)
@@ -82,6 +83,7 @@ def test_projection_of_a_generated_image_recovers_it(tiny_gan):
     assert all(p.grad is None for p in tiny_gan.parameters())
 
 
+@pytest.mark.slow
 def test_more_restarts_never_end_worse(tiny_gan):
     targets = torch.rand(3, 1, 32, 32)
     one = Projector(tiny_gan, steps=15, restarts=1, seed=4, **CPU)

@@ -32,6 +32,7 @@ def astronaut():
     return hr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_SR)
 def test_shipped_model_beats_bicubic_and_bf16_matches_fp32(name, astronaut):
     """SRResNets: +0.5 dB over bicubic at least. An SRGAN trades PSNR for texture: it must stay above

@@ -10,6 +10,8 @@ import torch
 
 from restore.registry import load_model
 
+pytestmark = pytest.mark.slow  # two torchrun processes per case: ~10 s each on a 2-core CPU
+
 
 @pytest.mark.parametrize("kind", ["srresnet", "srgan"])
 def test_torchrun_two_processes_gloo(tmp_path, kind):
