@@ -20,7 +20,8 @@ Usage:
     python benchmarks/sr_real.py --realsrset ../shared/data/sr/real/realsrset --figure docs/sr-real-realsrset.png
 
 RealSRSet (20 real LR images, no ground truth) gets a figure and a no-reference score, PIQE
-(Venkatanath et al. 2015, the ``pypiqe`` port of MATLAB's ``piqe``; the bench extra installs it): NIQE
+(Venkatanath et al. 2015, the ``pypiqe`` port of MATLAB's ``piqe``; install it with ``pip install --no-deps
+pypiqe==1.2``: it declares the GUI ``opencv-python``, which would replace restore's headless OpenCV 4): NIQE
 and BRISQUE in pyiqa / piq download their model files at first use, so they do not run offline.
 
 Writes ``benchmarks/results/sr_real_x4.json`` (summary per condition and model; per-image rows only
@@ -93,7 +94,7 @@ def _realsrset(folder: str, models: list[str], path: str, device, side: int = 96
         import pypiqe  # noqa: F401
         scored = True
     except ImportError:
-        print("sr_real: pypiqe is not installed (pip install -e '.[bench]'): figure only, no PIQE", flush=True)
+        print("sr_real: pypiqe is not installed (pip install --no-deps pypiqe==1.2): figure only, no PIQE", flush=True)
         scored = False
     resolvers = {m: SuperResolver.from_pretrained(m, device=device) for m in models}
     rows, piqe = [], {m: [] for m in ["bicubic", *models]}
