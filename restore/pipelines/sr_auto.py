@@ -91,6 +91,10 @@ def auto_pair(scale: int, available: list[str]) -> tuple[str, str | None, str]:
         raise RestoreError(f"--model auto knows x{'/x'.join(map(str, sorted(AUTO_MODELS)))}, not x{scale}; "
                            "pass --model NAME")
     clean, real = AUTO_MODELS[scale]
+    if not available:
+        from .super_resolution import NO_WEIGHTS_MESSAGE
+
+        raise RestoreError(NO_WEIGHTS_MESSAGE)
     if clean not in available:
         raise RestoreError(f"--model auto needs the shipped {clean}; pass --model NAME")
     return clean, real if real in available else None, real
