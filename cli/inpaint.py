@@ -77,16 +77,32 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from restore.errors import RestoreError
-    from restore.inpainting.masks import load_mask, match_masks
-    from restore.io import expand_inputs, read_image
+    from pathlib import Path
+
+    from restore.errors import ImageReadError, RestoreError
+    from restore.inpainting.masks import match_masks
+    from restore.io import check_input_files, check_named_inputs, expand_inputs
     from restore.outputs import drop_own_outputs, folder_outputs, plan_outputs
+    from restore.weight_files import check_weights_file
+
+    # images, masks and model files checked before torch and the prior load (seconds): a typo is one line at once
+    files = drop_own_outputs(expand_inputs(args.inputs, recursive=args.recursive), args.suffix)
+    check_named_inputs(args.inputs)
+    mask_for = match_masks(files, args.mask)
+    if Path(args.mask).is_file():  # the one mask named (a folder's masks are read per image)
+        try:
+            check_input_files([args.mask])
+        except ImageReadError as exc:
+            raise RestoreError(f"unreadable mask: {exc}") from None
+    check_weights_file(args.model)
+    check_weights_file(args.vae_model)
+
+    from restore.inpainting.masks import load_mask
+    from restore.io import read_image
     from restore.pipelines.inpainting import Inpainter
     from restore.settings import inpaint_settings
 
     settings = inpaint_settings(args, device=args.device)
-    files = drop_own_outputs(expand_inputs(args.inputs, recursive=args.recursive), args.suffix)
-    mask_for = match_masks(files, args.mask)
     plans = plan_outputs(files, output=args.output, suffix=args.suffix, ext="auto",
                          folder_of=folder_outputs(args.inputs, files, args.suffix))
     skipped = 0

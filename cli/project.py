@@ -94,13 +94,18 @@ def check_new_output(path, *, overwrite: bool, protect: tuple = (), suffixes=Non
 
 
 def _run(args) -> int:
-    from restore.io import read_image
+    from restore.io import check_input_files, read_image
+    from restore.weight_files import check_weights_file
 
     check_new_output(args.output, overwrite=args.overwrite, protect=(args.image,))
     if args.codes:
         check_new_output(args.codes, overwrite=args.overwrite, protect=(args.image, args.output),
                          suffixes=(".safetensors",))
-    image = read_image(args.image)  # a missing or broken input: one line, before the model loads
+    # the input and model files, checked before torch and the prior load (seconds)
+    check_input_files([args.image])
+    check_weights_file(args.model)
+    check_weights_file(args.vae_model)
+    image = read_image(args.image)  # a broken input: one line, before the model loads
     projector = projector_from_args(args, args.model)
     print(f"restore project: {projector!r}", file=sys.stderr)
     return _project_and_write(projector, image, args)

@@ -28,6 +28,10 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
+    from restore.weight_files import check_weights_file
+
+    check_weights_file(args.model)  # a missing weights file: one line before torch loads
+
     from restore.device import precision_name, resolve_device
     from restore.errors import RestoreError
     from restore.io import write_image

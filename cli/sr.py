@@ -76,9 +76,17 @@ def shard_files(files: list, rank: int, world_size: int) -> list:
 
 
 def run(args) -> int:
+    from restore.io import check_named_inputs, expand_inputs
+    from restore.weight_files import check_weights_file
+
+    # what the user named, checked before torch and the model load (seconds): a typo is one line at once
+    files = expand_inputs(args.inputs, recursive=args.recursive)
+    check_named_inputs(args.inputs)
+    check_weights_file(args.model)
+
     from restore.device import precision_name, resolve_device
     from restore.errors import OutputExistsError, RestoreError
-    from restore.io import expand_inputs, flatten_alpha, read_image, write_image
+    from restore.io import flatten_alpha, read_image, write_image
     from restore.outputs import drop_own_outputs, file_has_alpha, folder_outputs, format_factor, plan_outputs, sr_suffix
     from restore.metrics.noreference import jpeg_quality
     from restore.pipelines.sr_auto import AutoSuperResolver
@@ -87,7 +95,6 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    files = expand_inputs(args.inputs, recursive=args.recursive)
     settings = sr_settings(args)
 
     device = resolve_device(args.device)

@@ -190,13 +190,10 @@ def probe_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> di
             "icc_profile": len(meta["icc_profile"] or b"")}
 
 
-def _decode(path: str | os.PathLike, max_pixels: int | None):
-    """``(colour (H, W, C), alpha (H, W, 1) or None, full-scale value, LoadedImage metadata)`` as numpy;
-    arguments and errors as :func:`read_image`."""
+def _stat_input(path: Path) -> os.stat_result:
+    """``path``'s stat when it is a regular file; else the one-line :class:`ImageReadError` reading it would give."""
     import stat
 
-    path = Path(path)
-    limit = max_pixels_default() if max_pixels is None else max_pixels
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -207,6 +204,34 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         raise _fail(path, "is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO would hang, /dev/zero would never end
         raise _fail(path, "not a regular file (a pipe, socket or device); give an image file")
+    if not os.access(path, os.R_OK):
+        raise _fail(path, "cannot read (Permission denied)")
+    return info
+
+
+def check_input_files(paths) -> None:
+    """Raise the one-line :class:`ImageReadError` of the first path that is missing, a folder, not a regular
+    file or unreadable (as :func:`read_image` would), without decoding anything or importing torch."""
+    for path in paths:
+        _stat_input(Path(path))
+
+
+def check_named_inputs(items: list[str]) -> None:
+    """Raise the one-line :class:`ImageReadError` of the first item of :func:`expand_inputs`'s list that names a
+    file (not a folder or glob pattern) which is missing, not a regular file or unreadable. Nothing is decoded
+    and torch is not imported: commands call it before loading a model, so a typo is reported at once."""
+    for item in items:
+        p = Path(item)
+        if not p.is_dir() and not any(ch in str(item) for ch in "*?["):
+            _stat_input(p)
+
+
+def _decode(path: str | os.PathLike, max_pixels: int | None):
+    """``(colour (H, W, C), alpha (H, W, 1) or None, full-scale value, LoadedImage metadata)`` as numpy;
+    arguments and errors as :func:`read_image`."""
+    path = Path(path)
+    limit = max_pixels_default() if max_pixels is None else max_pixels
+    info = _stat_input(path)
     if info.st_size > MAX_FILE_BYTES:
         raise _fail(path, f"file is {info.st_size / 2**30:.1f} GiB, more than restore reads "
                           f"({MAX_FILE_BYTES / 2**30:.0f} GiB)")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: commands that need no n
     from torch import nn
 
 from .errors import RestoreError
-from .weight_files import load_safetensors, read_card
+from .weight_files import check_weights_file, load_safetensors, read_card
 
 #: ``weights/`` at the repository root, installed as the ``restore.weights`` package.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -149,6 +149,7 @@ def load_model(name_or_path: str | os.PathLike, *, task: str | None = None,
     from . import archs
 
     path = Path(name_or_path)
+    check_weights_file(name_or_path)  # a missing file is named as such, not as a missing card
     if path.suffix == ".safetensors" or path.is_file():
         card = read_card(path)
         if not isinstance(card.get("arch"), str) or not isinstance(card.get("config"), dict):

@@ -88,6 +88,26 @@ def load_safetensors(path: str | os.PathLike, sha256: str | None = None) -> dict
     return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
+def looks_like_weights_path(name_or_path: str | os.PathLike) -> bool:
+    """Whether a ``--model`` value names a file (ends in ``.safetensors`` or holds a path separator), not a registry name."""
+    text = os.fspath(name_or_path)
+    return Path(text).suffix == ".safetensors" or any(sep in text for sep in "/\\")
+
+
+def check_weights_file(name_or_path: str | os.PathLike | None) -> None:
+    """For a value that looks like a weights file (:func:`looks_like_weights_path`): raise a one-line
+    :class:`RestoreError` when the file or its JSON card beside it is missing. Registry names pass (they
+    are checked on loading). Cheap and torch-free: commands call it before loading anything."""
+    if name_or_path is None or not looks_like_weights_path(name_or_path):
+        return
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise RestoreError(f"{name_or_path}: weights file not found"
+                           + (" (it is a folder)" if path.is_dir() else ""))
+    if path.suffix == ".safetensors" and not path.with_suffix(".json").is_file():
+        raise RestoreError(f"{name_or_path}: no model card ({path.with_suffix('.json').name}) beside the weights")
+
+
 def read_card(path: str | os.PathLike) -> dict:
     """The JSON model card saved beside a weights file (``NAME.json`` for ``NAME.safetensors``)."""
     card = Path(path).with_suffix(".json")

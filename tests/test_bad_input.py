@@ -534,3 +534,57 @@ def test_metrics_folder_with_one_bad_pair_scores_the_rest_and_exits_1(tmp_path, 
     _png(tmp_path / "test" / "b.png", size=20)  # another size: cannot be compared
     code, out, err = run_cli("metrics", tmp_path / "ref", tmp_path / "test")
     assert code == 1 and "a.png" in out and err.count("restore: error:") == 1 and "differs from" in err
+
+
+# ----------------------------------------------------------------------------- checked before torch loads
+_NO_TORCH = ("import sys; from restore.cli.main import main; code = main(sys.argv[1:]); "
+             "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); sys.exit(code)")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("sr", "{tmp}/missing.png"), "{tmp}/missing.png: no such file"),
+    (("sr", "{tmp}/a.png", "{tmp}/missing.png", "--model", "srresnet-x4"), "{tmp}/missing.png: no such file"),
+    (("sr", "{tmp}/a.png", "--model", "{tmp}/none.safetensors"), "{tmp}/none.safetensors: weights file not found"),
+    (("inpaint", "{tmp}/missing.png", "--mask", "{tmp}/a.png"), "{tmp}/missing.png: no such file"),
+    (("inpaint", "{tmp}/a.png", "--mask", "{tmp}/none.png"), "{tmp}/none.png: mask file or folder not found"),
+    (("inpaint", "{tmp}/a.png", "--mask", "{tmp}/a.png", "--model", "{tmp}/none.safetensors"),
+     "{tmp}/none.safetensors: weights file not found"),
+    (("project", "{tmp}/missing.png", "-o", "{tmp}/r.png"), "{tmp}/missing.png: no such file"),
+    (("project", "{tmp}/a.png", "-o", "{tmp}/r.png", "--model", "{tmp}/none.safetensors"),
+     "{tmp}/none.safetensors: weights file not found"),
+    (("sample", "{tmp}/none.safetensors", "-o", "{tmp}/g.png"), "{tmp}/none.safetensors: weights file not found"),
+])
+def test_missing_inputs_and_weights_are_one_line_before_torch_loads(tmp_path, args, needle):
+    _png(tmp_path / "a.png")
+    proc = subprocess.run([sys.executable, "-c", _NO_TORCH, *(a.format(tmp=tmp_path) for a in args)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"restore: error: {needle.format(tmp=tmp_path)}"]
+    assert proc.stdout.strip() == "torch not loaded"
+
+
+def test_a_weights_file_beside_no_card_is_still_named_as_such(tmp_path, run_cli):
+    (tmp_path / "w.safetensors").write_bytes(b"x")
+    code, _, err = run_cli("sample", tmp_path / "w.safetensors", "-o", tmp_path / "g.png")
+    assert code == 2 and "no model card (w.json) beside the weights" in err
+
+
+def test_load_model_names_a_missing_weights_file(tmp_path):
+    from restore.errors import RestoreError
+    from restore.registry import load_model
+
+    with pytest.raises(RestoreError, match="x.safetensors: weights file not found"):
+        load_model(tmp_path / "x.safetensors")
+
+
+def test_a_missing_input_among_several_stops_sr_before_the_model_loads(tmp_path, run_cli, monkeypatch):
+    from restore.pipelines import sr_auto, super_resolution
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(super_resolution.SuperResolver, "from_pretrained", never)
+    monkeypatch.setattr(sr_auto.AutoSuperResolver, "__init__", never)
+    code, _, err = run_cli("sr", _png(tmp_path / "a.png"), tmp_path / "b.png", "--device", "cpu")
+    assert code == 2 and err.strip() == f"restore: error: {tmp_path / 'b.png'}: no such file"
+    assert not (tmp_path / "a_x4.png").exists()

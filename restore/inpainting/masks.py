@@ -27,11 +27,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..errors import ImageReadError, RestoreError
+
+if TYPE_CHECKING:  # torch is imported where it is used: match_masks runs before a command loads torch
+    import torch
 
 #: 8-bit threshold: values above it are holes.
 THRESHOLD = 127
@@ -46,6 +49,8 @@ def _hole_from_planes(colour: torch.Tensor, alpha: torch.Tensor | None) -> torch
 
 def _as_planes(mask) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Any mask (PIL, numpy, tensor) -> colour ``(1, C, H, W)`` and alpha in [0, 1]."""
+    import torch
+
     from ..convert import to_tensor
 
     if isinstance(mask, np.ndarray) and mask.dtype == bool:
@@ -76,6 +81,9 @@ def mask_to_known(mask, size: tuple[int, int] | None = None, *, invert: bool = F
     Raises:
         RestoreError: the mask marks no hole, or marks every pixel.
     """
+    import torch
+    import torch.nn.functional as F
+
     colour, alpha = _as_planes(mask)
     strength = _hole_from_planes(colour, alpha)
     if size is not None and tuple(strength.shape[-2:]) != tuple(size):
@@ -90,6 +98,8 @@ def mask_to_known(mask, size: tuple[int, int] | None = None, *, invert: bool = F
 
 def check_known(known: torch.Tensor, *, name: str = "mask") -> None:
     """Raise a one-line :class:`RestoreError` for a mask with no hole or no known pixel."""
+    import torch
+
     known = known.bool() if known.dtype == torch.bool else known > 0.5
     if bool(known.all()):
         raise RestoreError(f"{name}: the mask is empty (no white / non-zero pixel marks a hole); "
@@ -101,6 +111,8 @@ def check_known(known: torch.Tensor, *, name: str = "mask") -> None:
 def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None, *,
               invert: bool = False) -> torch.Tensor:
     """Read a mask file into the known-pixel map ``M`` ``(1, 1, H, W)`` (see :func:`mask_to_known`)."""
+    import torch
+
     from ..io import read_image
 
     path = Path(path)
@@ -142,6 +154,8 @@ def match_masks(images: list[Path], mask: str | os.PathLike) -> dict[Path, Path]
 
 def hole_box(known: torch.Tensor) -> tuple[int, int, int, int]:
     """Bounding box ``(top, left, bottom, right)`` (exclusive ends) of the hole in ``(..., H, W)``."""
+    import torch
+
     hole = known.reshape(-1, *known.shape[-2:]).amin(0) < 0.5
     rows = torch.nonzero(hole.any(1)).flatten()
     cols = torch.nonzero(hole.any(0)).flatten()

@@ -38,7 +38,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -137,6 +136,7 @@ class SuperResolver:
         """
         from ..archs.classical import CLASSICAL_UPSCALERS, ClassicalUpscaler
         from ..registry import list_models, load_model
+        from ..weight_files import check_weights_file
 
         if isinstance(name_or_path, str) and name_or_path in CLASSICAL_UPSCALERS:
             return cls(ClassicalUpscaler(scale or 4, name_or_path), device=device, precision=precision, tile=tile,
@@ -150,10 +150,7 @@ class SuperResolver:
             # the PSNR-oriented SRResNet before an SRGAN (a GAN invents texture, so it is asked for by
             # name), and x4 first when any scale will do
             name_or_path = min(shipped, key=lambda e: (e.kind == "srgan", e.scale != 4, e.name)).name
-        path = Path(name_or_path)
-        looks_like_path = path.suffix == ".safetensors" or any(sep in str(name_or_path) for sep in "/\\")
-        if looks_like_path and not path.is_file():
-            raise RestoreError(f"{name_or_path}: weights file not found")
+        check_weights_file(name_or_path)
         model, info = load_model(name_or_path, task="sr")
         model_scale = info.get("scale") or info["config"].get("scale")
         if not model_scale:
