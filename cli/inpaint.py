@@ -1,7 +1,8 @@
 """``restore inpaint IMAGE... --mask MASK|MASKDIR``: fill holes with a GAN/VAE prior or a classical method.
 
 Masks follow the IOPaint convention: white / non-zero = hole; gray, RGB or RGBA (alpha) masks; a
-mask of another size is resized with nearest neighbour; threshold 127. One mask file applies to every
+mask of another size but the image's aspect ratio is resized with nearest neighbour (a line says so), one
+of another aspect ratio is refused; threshold 127. One mask file applies to every
 image; a mask folder is matched by file stem. Outputs never replace inputs.
 """
 
@@ -15,7 +16,8 @@ import time
 EPILOG = """\
 masks:
   white / non-zero pixels are the hole (gray, RGB: brightest channel > 127; RGBA with transparency:
-  the alpha plane). --invert-mask reads black as the hole. A mask of another size is resized (nearest).
+  the alpha plane). --invert-mask reads black as the hole. A mask of another size is resized (nearest;
+  a line says so) when it has the image's aspect ratio, and refused when it has another.
 
 methods:
   auto          (default) per image: the face prior (faces64-dcgan) when a face is detected around the
@@ -96,6 +98,17 @@ def run(args) -> int:
             raise RestoreError(f"unreadable mask: {exc}") from None
     check_weights_file(args.model)
     check_weights_file(args.vae_model)
+    if len(files) == 1:  # one image: its mask's shape too (a decode, no torch); a batch checks per image
+        from restore.inpainting.masks import check_mask_size
+        from restore.io import probe_image
+
+        try:
+            mask_info = probe_image(mask_for[files[0]])
+        except ImageReadError as exc:
+            raise RestoreError(f"unreadable mask: {exc}") from None
+        image_info = probe_image(files[0])
+        check_mask_size((mask_info["height"], mask_info["width"]), (image_info["height"], image_info["width"]),
+                        name=str(mask_for[files[0]]))
 
     from restore.inpainting.masks import load_mask
     from restore.io import read_image
@@ -141,10 +154,17 @@ def run(args) -> int:
                 report(exc)
             pending.clear()
 
+    noted: set = set()
+
+    def note(line: str) -> None:  # a mask resized to an image's size: said once per mask and size
+        if line not in noted:
+            noted.add(line)
+            print(f"restore inpaint: {line}", file=sys.stderr)
+
     for src, dst in zip(files, plans):
         try:
             image = read_image(src)
-            known = load_mask(mask_for[src], tuple(image.tensor.shape[-2:]), invert=args.invert_mask)
+            known = load_mask(mask_for[src], tuple(image.tensor.shape[-2:]), invert=args.invert_mask, on_resize=note)
         except RestoreError as exc:
             report(exc)
             continue

@@ -94,6 +94,44 @@ def test_unknown_model_lists_available_and_input_never_overwritten(run_cli, file
     assert code == 2 and "not found" in err
 
 
+def test_mask_of_another_aspect_ratio_is_one_line_before_the_model_loads(run_cli, files, tmp_path, monkeypatch):
+    from restore.pipelines.inpainting import Inpainter
+
+    def never(*args, **kwargs):
+        raise AssertionError("the prior was loaded")
+
+    monkeypatch.setattr(Inpainter, "from_pretrained", never)
+    image, _, _ = files  # 64x48
+    square = tmp_path / "square.png"
+    Image.fromarray(np.pad(np.full((8, 8), 255, np.uint8), 12)).save(square)  # 32x32
+    code, _, err = run_cli("inpaint", image, "--mask", square, "--method", "telea")
+    assert code == 2
+    assert err.strip() == (f"restore: error: {square}: the mask is 32x32 but the image is 64x48: another aspect "
+                           "ratio, so resizing it would stretch and move the hole; give a mask of the image's shape")
+    assert not (tmp_path / "photo_inpainted.png").exists()
+
+
+def test_mask_of_another_aspect_ratio_in_a_batch_fails_that_image_only(run_cli, tmp_path, rgb_image):
+    Image.fromarray(rgb_image).save(tmp_path / "a.png")  # 64x48
+    Image.fromarray(rgb_image[:32, :32]).save(tmp_path / "b.png")  # 32x32
+    square = tmp_path / "square.png"
+    Image.fromarray(np.pad(np.full((8, 8), 255, np.uint8), 12)).save(square)
+    code, _, err = run_cli("inpaint", tmp_path / "a.png", tmp_path / "b.png", "--mask", square,
+                           "--method", "telea", "-o", tmp_path / "out")
+    assert code == 1 and err.count("restore: error:") == 1 and "the mask is 32x32 but the image is 64x48" in err
+    assert (tmp_path / "out" / "b_inpainted.png").exists() and not (tmp_path / "out" / "a_inpainted.png").exists()
+
+
+def test_mask_of_the_same_shape_but_another_size_is_resized_with_a_note(run_cli, files, tmp_path):
+    image, _, mask = files  # 64x48
+    half = tmp_path / "half.png"
+    Image.fromarray(mask[::2, ::2]).save(half)  # 32x24
+    code, _, err = run_cli("inpaint", image, "--mask", half, "--method", "telea")
+    assert code == 0, err
+    assert err.count(f"restore inpaint: {half}: mask 32x24 resized to 64x48 (nearest)") == 1
+    assert (tmp_path / "photo_inpainted.png").exists()
+
+
 def test_images_at_prior_size_are_batched(run_cli, tiny_gan_file, tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a", "b", "c"):

@@ -62,6 +62,34 @@ def test_mask_inverted_and_resized_nearest():
     assert torch.equal(big, expected)
 
 
+def test_mask_of_another_aspect_ratio_is_refused_and_a_resize_is_reported():
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:8, 4:8] = 255
+    with pytest.raises(RestoreError, match="the mask is 16x16 but the image is 60x40: another aspect ratio"):
+        masks.mask_to_known(hole, (40, 60))
+    notes = []
+    known = masks.mask_to_known(hole, (64, 64), on_resize=notes.append, name="m.png")
+    assert known.shape == (1, 1, 64, 64) and notes == ["m.png: mask 16x16 resized to 64x64 (nearest)"]
+    notes.clear()
+    masks.mask_to_known(hole, (16, 16), on_resize=notes.append)
+    assert notes == []  # same size: nothing to say
+
+
+@pytest.mark.parametrize("mask_hw, image_hw, resized", [
+    ((200, 300), (400, 601), True),  # rounding of a half-size mask
+    ((16, 16), (32, 33), True),  # one pixel of a small side
+    ((64, 64), (64, 64), False),
+])
+def test_check_mask_size_allows_rounding(mask_hw, image_hw, resized):
+    assert masks.check_mask_size(mask_hw, image_hw) is resized
+
+
+@pytest.mark.parametrize("mask_hw, image_hw", [((64, 64), (400, 600)), ((100, 150), (100, 100)), ((200, 300), (400, 620))])
+def test_check_mask_size_refuses_another_shape(mask_hw, image_hw):
+    with pytest.raises(RestoreError, match=f"{mask_hw[1]}x{mask_hw[0]} but the image is {image_hw[1]}x{image_hw[0]}"):
+        masks.check_mask_size(mask_hw, image_hw)
+
+
 def test_mask_errors_empty_full_unreadable(tmp_path):
     with pytest.raises(RestoreError, match="empty"):
         masks.mask_to_known(np.zeros((4, 4), np.uint8))

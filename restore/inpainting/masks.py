@@ -8,7 +8,8 @@ pixels are to be filled. Gray, RGB and RGBA masks are accepted:
   transparent layer); a fully opaque RGBA mask is read by its colour as above.
 
 The threshold is 127 on the 8-bit scale (``> 127`` is a hole), applied after a nearest-neighbour
-resize when the mask is not the image's size. ``invert=True`` reads black as the hole instead.
+resize when the mask is not the image's size; a mask of another aspect ratio is refused
+(:func:`check_mask_size`), since stretching it would move the hole. ``invert=True`` reads black as the hole instead.
 
 Internally every function returns the known-pixel map ``M`` of Yeh et al. (2017): a ``(1, 1, H, W)``
 float tensor with 1 for known pixels and 0 for the hole.
@@ -68,26 +69,57 @@ def _as_planes(mask) -> tuple[torch.Tensor, torch.Tensor | None]:
     return colour, alpha
 
 
+#: largest relative difference of aspect ratio (width / height) between a mask and its image that is taken
+#: as rounding (a mask saved at another size) rather than another shape; one pixel of the smaller side more.
+ASPECT_TOLERANCE = 0.01
+
+
+def check_mask_size(mask_size: tuple[int, int], image_size: tuple[int, int], *, name: str = "mask") -> bool:
+    """Whether a ``(height, width)`` mask must be resized to a ``(height, width)`` image; raise when it cannot be.
+
+    A mask of the image's aspect ratio but another size is resized (nearest neighbour) by
+    :func:`mask_to_known`: ``True``. One of another aspect ratio (beyond rounding: more than
+    :data:`ASPECT_TOLERANCE`, or one pixel of the smaller side) would be stretched and move the hole:
+
+    Raises:
+        RestoreError: one line naming both sizes as WxH.
+    """
+    (mh, mw), (ih, iw) = (int(v) for v in mask_size), (int(v) for v in image_size)
+    if (mh, mw) == (ih, iw):
+        return False
+    tolerance = max(ASPECT_TOLERANCE, 1 / max(1, min(mh, mw, ih, iw)))
+    if abs((mw / mh) / (iw / ih) - 1) > tolerance:
+        raise RestoreError(f"{name}: the mask is {mw}x{mh} but the image is {iw}x{ih}: another aspect ratio, so "
+                           "resizing it would stretch and move the hole; give a mask of the image's shape")
+    return True
+
+
 def mask_to_known(mask, size: tuple[int, int] | None = None, *, invert: bool = False,
-                  name: str = "mask") -> torch.Tensor:
+                  name: str = "mask", on_resize: Callable[[str], None] | None = None) -> torch.Tensor:
     """Known-pixel map ``M`` (1 = known, 0 = hole), ``(1, 1, H, W)`` float32, from a hole mask.
 
     Args:
         mask: PIL image, numpy array (uint8/uint16/float/bool) or tensor in [0, 1]; white / non-zero = hole.
         size: ``(height, width)`` to resize to (nearest neighbour), or ``None`` to keep the mask's size.
+            The mask must have the same aspect ratio (:func:`check_mask_size`).
         invert: read black as the hole instead.
         name: how errors refer to the mask (a file name).
+        on_resize: called with a one-line note (``"mask.png: mask 64x64 resized to 512x512"``) when the mask is
+            resized; the library itself says nothing.
 
     Raises:
-        RestoreError: the mask marks no hole, or marks every pixel.
+        RestoreError: the mask marks no hole, or marks every pixel, or has another aspect ratio than ``size``.
     """
     import torch
     import torch.nn.functional as F
 
     colour, alpha = _as_planes(mask)
     strength = _hole_from_planes(colour, alpha)
-    if size is not None and tuple(strength.shape[-2:]) != tuple(size):
+    if size is not None and check_mask_size(tuple(strength.shape[-2:]), tuple(size), name=name):
+        (mh, mw), (h, w) = strength.shape[-2:], size
         strength = F.interpolate(strength, size=tuple(size), mode="nearest-exact")
+        if on_resize is not None:
+            on_resize(f"{name}: mask {mw}x{mh} resized to {w}x{h} (nearest)")
     # Compare on the 8-bit scale so 16-bit and float masks follow the same threshold.
     hole = torch.round(strength * 255) > THRESHOLD
     if invert:
@@ -109,7 +141,7 @@ def check_known(known: torch.Tensor, *, name: str = "mask") -> None:
 
 
 def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None, *,
-              invert: bool = False) -> torch.Tensor:
+              invert: bool = False, on_resize: Callable[[str], None] | None = None) -> torch.Tensor:
     """Read a mask file into the known-pixel map ``M`` ``(1, 1, H, W)`` (see :func:`mask_to_known`)."""
     import torch
 
@@ -121,7 +153,7 @@ def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None, *,
     except ImageReadError as exc:
         raise RestoreError(f"unreadable mask: {exc}") from None
     planes = loaded.tensor if loaded.alpha is None else torch.cat([loaded.tensor, loaded.alpha], 1)
-    return mask_to_known(planes, size, invert=invert, name=str(path))
+    return mask_to_known(planes, size, invert=invert, name=str(path), on_resize=on_resize)
 
 
 def match_masks(images: list[Path], mask: str | os.PathLike) -> dict[Path, Path]:
