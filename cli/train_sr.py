@@ -20,7 +20,7 @@ OVERRIDES = {
     "ckpt_minutes": "ckpt_minutes", "log_every": "log_every",
     "val_max_images": "val_max_images", "val_max_side": "val_max_side", "precision": "precision",
     "norm": "norm", "pixel_loss": "pixel_loss", "lr_schedule": "lr_schedule", "threads": "num_threads",
-    "degradation": "degradation", "val_degradation": "val_degradation",
+    "degradation": "degradation", "degradation_mix": "degradation_mix", "val_degradation": "val_degradation",
 }
 
 
@@ -49,6 +49,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="how training LR is made: bicubic (the benchmarks' clean LR), realistic (a seeded mix of "
                         "Real-ESRGAN's second-order model, BSRGAN's shuffled one, bicubic+noise+JPEG and clean), "
                         "or one family alone (restore.data.realistic)")
+    p.add_argument("--degradation-mix", metavar="MIX",
+                   help="with --degradation realistic: family weights, e.g. simple=0.6,clean=0.15,realesrgan=0.15,"
+                        "bsrgan=0.1 (default: restore.data.realistic.MIX)")
     p.add_argument("--val-degradation", metavar="NAME",
                    help="degrade validation LR like the real-world benchmark: clean, jpeg30/50/70/90, noise5/10/15, "
                         "blur1-noise5-jpeg70, blur0.6-noise10-jpeg50")

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 __all__ = ["RANGES", "MIX", "BENCHMARK_DEGRADATIONS", "RealisticDegradation", "apply_benchmark_degradation",
            "blur_kernel", "sinc_kernel", "random_blur_kernel", "blur", "random_resize", "gaussian_noise",
-           "poisson_noise", "jpeg", "quantize", "make_degradation"]
+           "poisson_noise", "jpeg", "quantize", "make_degradation", "parse_mix"]
 
 #: every range of the realistic degradations (Real-ESRGAN's ``realesrgan_x4plus.yml`` values, BSRGAN's
 #: ``degradation_bsrgan`` values). Sigmas of blur are in pixels of the image they blur; noise sigmas
@@ -338,19 +338,36 @@ class RealisticDegradation:
         return torch.cat(out).to(hr.device, hr.dtype if hr.dtype.is_floating_point else torch.float32)
 
 
-def make_degradation(name: str, scale: int, seed: int = 0, rank: int = 0):
+def parse_mix(text: str) -> dict[str, float]:
+    """``"simple=0.6,clean=0.2,realesrgan=0.2"`` -> ``{"simple": 0.6, ...}`` (``""`` -> ``{}``: :data:`MIX`)."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"degradation mix entry {part!r} is not FAMILY=WEIGHT") from None
+        if name not in FAMILIES or not weight >= 0:
+            raise ValueError(f"degradation mix entry {part!r}: families are {', '.join(FAMILIES)}, weights >= 0")
+        mix[name] = weight
+    if mix and not sum(mix.values()) > 0:
+        raise ValueError("degradation mix weights sum to 0")
+    return mix
+
+
+def make_degradation(name: str, scale: int, seed: int = 0, rank: int = 0, mix: dict[str, float] | str | None = None):
     """The training LR maker of a recipe's ``degradation`` key: a callable ``(hr, step) -> lr``.
 
     ``bicubic`` is the benchmark degradation (:func:`restore.data.degradation.degrade`); ``realistic``
-    is :class:`RealisticDegradation` with :data:`MIX`; a family name (``realesrgan``, ``bsrgan``,
-    ``simple``) uses that family alone.
+    is :class:`RealisticDegradation` with ``mix`` (default :data:`MIX`; a dict or ``"simple=0.6,clean=0.4"``);
+    a family name (``realesrgan``, ``bsrgan``, ``simple``) uses that family alone.
     """
     if name == "bicubic":
         from .degradation import degrade
 
         return lambda hr, step: degrade(hr, scale)
     if name == "realistic":
-        return RealisticDegradation(scale, seed, rank)
+        return RealisticDegradation(scale, seed, rank, mix=parse_mix(mix) if isinstance(mix, str) else mix)
     if name in FAMILIES:
         return RealisticDegradation(scale, seed, rank, mix={name: 1.0})
     raise ValueError(f"degradation must be bicubic, realistic or one of {', '.join(FAMILIES)}; got {name!r}")

@@ -73,11 +73,15 @@ def _check_recipe(recipe: dict, world_size: int) -> None:
         raise RestoreError(f"lr_milestones must be positive steps or fractions of the run, got {recipe['lr_milestones']!r}")
     if recipe.get("lr_schedule", "multistep") not in ("multistep", "cosine"):
         raise RestoreError(f"lr_schedule must be multistep or cosine, got {recipe['lr_schedule']!r}")
-    from ..data.realistic import BENCHMARK_DEGRADATIONS, FAMILIES
+    from ..data.realistic import BENCHMARK_DEGRADATIONS, FAMILIES, parse_mix
 
     degradations = ("bicubic", "realistic", *(f for f in FAMILIES if f != "clean"))
     if recipe.get("degradation", "bicubic") not in degradations:
         raise RestoreError(f"degradation must be {', '.join(degradations)}; got {recipe['degradation']!r}")
+    try:
+        parse_mix(recipe.get("degradation_mix", ""))
+    except ValueError as exc:
+        raise RestoreError(str(exc)) from None
     if recipe.get("val_degradation", "clean") not in BENCHMARK_DEGRADATIONS:
         raise RestoreError(f"val_degradation must be one of {', '.join(BENCHMARK_DEGRADATIONS)}; "
                            f"got {recipe['val_degradation']!r}")
@@ -282,7 +286,8 @@ def train(recipe: dict, *, data: list[str], out: str | os.PathLike, val: str | N
                                    f"pixels a side (LPIPS needs {MIN_SIDE['alex']} after the {scale}-pixel border "
                                    f"crop); remove it or raise --val-max-side")
 
-        make_lr = make_degradation(recipe.get("degradation", "bicubic"), scale, recipe["seed"], dist.rank)
+        make_lr = make_degradation(recipe.get("degradation", "bicubic"), scale, recipe["seed"], dist.rank,
+                                   mix=recipe.get("degradation_mix", ""))
         degradation_note = (make_lr.describe() if hasattr(make_lr, "describe")
                             else "MATLAB bicubic (restore.data.degradation.degrade)")
         log = engine.MetricsLog(out, enabled=dist.is_main)
