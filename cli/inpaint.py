@@ -202,7 +202,7 @@ def _inpaint_group(group: list, inpainter, args, protect: tuple) -> None:
         write_image(dst, image.with_pixels(out[i:i + 1], image.alpha), overwrite=args.overwrite, protect=protect)
         info = inpainter.last_info[i]
         crop = info.get("crop")
-        where = (f"crop {crop['size']}x{crop['size']} at ({crop['top']}, {crop['left']}), "
+        where = (f"crop {crop['size']}x{crop['size']} at x={crop['left']}, y={crop['top']}, "
                  f"back by {info['upscale']}" if crop else "whole image")
         batch = f", batch of {len(group)}" if len(group) > 1 else ""
         method = info.get("method", inpainter.method)

@@ -47,7 +47,8 @@ def test_gan_inpaint_writes_output_and_trace(run_cli, files, tiny_gan_file, tmp_
     assert image.read_bytes() == before
     trace = json.loads((tmp_path / "out" / "photo_inpainted.trace.json").read_text())
     assert len(trace["trace"]["total"]) == 3 and trace["crop"]["size"] >= 24
-    assert "crop" in err  # the crop used is reported
+    crop = trace["crop"]  # the crop used is reported, its size WxH and its corner as x, then y
+    assert f"crop {crop['size']}x{crop['size']} at x={crop['left']}, y={crop['top']}, back by" in err
 
 
 def test_rgba_mask_of_another_size_and_mask_folder(run_cli, files, tmp_path):

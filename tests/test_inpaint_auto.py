@@ -1,5 +1,7 @@
 """``--method auto``: a prior only for images in its domain (faces, Fashion-MNIST-sized gray), else classical."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,9 @@ def test_a_hole_in_a_face_uses_the_face_prior_on_a_crop_around_the_face(astronau
     assert choice["method"] == "gan-vae-init" and choice["model"] == "faces64-dcgan" and "face" in choice["reason"]
     box = choice["box"]
     assert box.top <= 120 and box.left <= 200 and box.top + box.size >= 150 and box.left + box.size >= 245
+    # the face's size as WxH and its corner as x= (her face is at x 150..200), y=
+    where = re.search(r"a face around the hole \((\d+)x(\d+) at x=(\d+), y=(\d+)\)", choice["reason"])
+    assert where and where[1] == where[2] and 150 <= int(where[3]) <= 200, choice["reason"]
     out = auto.inpaint(astronaut, known)
     assert auto.last_info[0]["crop"] == box.as_dict() and auto.last_info[0]["model"] == "faces64-dcgan"
     outside = known.bool().expand_as(out)

@@ -49,7 +49,7 @@ def _prepare(x: torch.Tensor, y: torch.Tensor, crop_border: int, y_channel: bool
     if crop_border:
         c = int(crop_border)
         if 2 * c >= min(x.shape[-2:]):
-            raise ValueError(f"crop_border={c} leaves nothing of a {x.shape[-2]}x{x.shape[-1]} image")
+            raise ValueError(f"crop_border={c} leaves nothing of a {x.shape[-1]}x{x.shape[-2]} image")
         x, y = x[..., c:-c, c:-c], y[..., c:-c, c:-c]
     return x, y
 
@@ -82,7 +82,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, crop_border: int = 0, y_channel: b
 
     x, y = _prepare(x, y, crop_border, y_channel)
     if min(x.shape[-2:]) < 11:
-        raise ValueError(f"SSIM needs images of at least 11x11 pixels, got {x.shape[-2]}x{x.shape[-1]}")
+        raise ValueError(f"SSIM needs images of at least 11x11 pixels, got {x.shape[-1]}x{x.shape[-2]}")
     smap = kornia.metrics.ssim(x, y, window_size=11, max_val=data_range, padding="valid")
     return smap.flatten(1).mean(1)
 

@@ -411,7 +411,7 @@ class AutoInpainter(Inpainter):
                         "reason": f"a face around the hole ({where}): the face prior"}
         if gray and (h, w) in ((28, 28), (32, 32)) and FASHION_PRIOR in self._shipped:
             return {"method": "gan", "model": FASHION_PRIOR, "box": None,
-                    "reason": f"a gray {h}x{w} image: the Fashion-MNIST prior's domain"}
+                    "reason": f"a gray {w}x{h} image: the Fashion-MNIST prior's domain"}
         return self._classical(known, "no face around the hole, not a Fashion-MNIST-sized gray image")
 
     def _face_around_hole(self, target, known, hole):
@@ -426,7 +426,7 @@ class AutoInpainter(Inpainter):
             return None
         res = self.face_side
         for face in found:
-            where = f"{face.size}x{face.size} at ({face.top}, {face.left})"
+            where = f"{face.size}x{face.size} at x={face.left}, y={face.top}"  # sizes WxH, positions x then y
             if tuple(target.shape[-2:]) == (res, res) and face.size >= 0.75 * res:  # already a face crop
                 return None, f"{where}, the whole {res}x{res} image"
             square = faces.prior_crop(face)
