@@ -47,7 +47,7 @@ examples:
 """
 
 
-from restore.cli.options import add_device, add_trust_unverified, number
+from restore.cli.options import add_device, add_progress, add_trust_unverified, number, progress_enabled
 from restore.outputs import INPAINT_SUFFIX
 from restore.settings import add_options
 
@@ -75,6 +75,7 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave outputs that already exist alone (counted as skipped; resumes a folder run)")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -126,7 +127,7 @@ def run(args) -> int:
         if not files:
             print(f"restore inpaint: nothing to do ({skipped} output(s) already there)", file=sys.stderr)
             return 0
-    inpainter = Inpainter.from_pretrained(args.model, args.method, progress=sys.stderr.isatty(), **settings)
+    inpainter = Inpainter.from_pretrained(args.model, args.method, progress=progress_enabled(args), **settings)
     protect = tuple(files) + tuple(dict.fromkeys(mask_for.values()))
     failed = 0
 

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 
-from restore.cli.options import add_device, add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_device, add_precision, add_progress, add_trust_unverified, number, SEED
 
 #: default --steps (images per row of the random walk)
 DEFAULT_STEPS = 10
@@ -49,6 +49,7 @@ def register(subparsers) -> None:
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_progress(p)
     p.set_defaults(func=_run)
 
 

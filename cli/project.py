@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from restore.cli.options import add_device, add_precision, add_trust_unverified, number, SEED
+from restore.cli.options import add_device, add_precision, add_progress, add_trust_unverified, number, progress_enabled, SEED
 
 EPILOG = """\
 loss:
@@ -51,7 +51,7 @@ def projector_from_args(args, model):
     return Projector.from_pretrained(
         model, vae=args.vae_model, init=args.init or "random", steps=args.project_steps, restarts=args.restarts,
         lpips_weight=DEFAULT_LPIPS_WEIGHT if args.lpips_weight is None else args.lpips_weight,
-        device=args.device, precision=args.precision, seed=args.seed, progress=sys.stderr.isatty())
+        device=args.device, precision=args.precision, seed=args.seed, progress=progress_enabled(args))
 
 
 def register(subparsers) -> None:
@@ -72,6 +72,7 @@ def register(subparsers) -> None:
     add_trust_unverified(p)
     add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the input)")
+    add_progress(p)
     p.set_defaults(func=_run)
 
 

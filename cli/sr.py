@@ -35,7 +35,7 @@ examples:
   torchrun --nproc_per_node 4 -m restore.cli sr big_folder/ -o out/   # files split across ranks
 """
 
-from restore.cli.options import add_device, add_trust_unverified
+from restore.cli.options import add_device, add_progress, add_trust_unverified, progress_enabled
 from restore.settings import add_options
 
 EXTENSIONS = ("auto", "png", "jpg", "webp")
@@ -61,6 +61,7 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave outputs that already exist alone (counted as skipped; resumes a folder run)")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -96,6 +97,7 @@ def run(args) -> int:
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     settings = sr_settings(args)
+    show = progress_enabled(args)  # bars on a terminal: images of a folder run, tiles of a large image
 
     device = resolve_device(args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
@@ -103,9 +105,10 @@ def run(args) -> int:
     auto = args.model in (None, "auto")
     if auto:  # the model is chosen per image (restore.pipelines.sr_auto)
         settings["scale"] = args.scale or DEFAULT_SR_SCALE
-        resolver = AutoSuperResolver(device=device, compile=args.compile, **settings)
+        resolver = AutoSuperResolver(device=device, compile=args.compile, progress=show and rank == 0, **settings)
     else:
-        resolver = SuperResolver.from_pretrained(args.model, device=device, compile=args.compile, **settings)
+        resolver = SuperResolver.from_pretrained(args.model, device=device, compile=args.compile,
+                                                 progress=show and rank == 0, **settings)
     outscale = args.outscale if args.outscale is not None else resolver.scale
     if rank == 0:
         print(f"restore sr: {resolver.name} x{resolver.scale} on {resolver.device} in "
@@ -119,7 +122,7 @@ def run(args) -> int:
 
     failed = skipped = 0
     bar = tqdm(total=len(jobs), desc=f"sr x{format_factor(outscale)}", unit="img", dynamic_ncols=True,
-               disable=rank != 0 or len(jobs) < 2)
+               disable=not show or rank != 0 or len(jobs) < 2)
     for src, dst in jobs:
         try:
             if dst.exists() and args.skip_existing:

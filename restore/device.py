@@ -166,9 +166,13 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({name}, {os.cpu_count()} cores{', bf16 units' if _detect_cpu_bf16() else ''})"
 
 
-def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = True):
-    """A tqdm bar (steps, step/s and losses via ``set_postfix``); silent when ``enabled`` is false."""
+def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = True, *, unit: str = "step",
+             leave: bool = True):
+    """A tqdm bar on stderr (steps, step/s and losses via ``set_postfix``); silent when ``enabled`` is false.
+
+    ``leave=False`` clears it when done (a bar inside another one, e.g. the tiles of one image of a folder run).
+    """
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
-                unit="step", smoothing=0.05)
+                unit=unit, smoothing=0.05, leave=leave)

@@ -82,6 +82,7 @@ class SuperResolver:
         overlap: feather width between tiles in input pixels.
         compile: wrap the network in ``torch.compile`` (worth it on CUDA for many images).
         name: a label (the registry name or file stem).
+        progress: a progress bar on stderr over the tiles of an image cut into more than one (default: silent).
 
     Attributes:
         stats: counters of the last call: ``tiles``, ``fp32_retries`` (half-precision tiles redone in
@@ -90,7 +91,8 @@ class SuperResolver:
 
     def __init__(self, model: nn.Module, *, scale: int | None = None, device: str | torch.device = "auto",
                  precision: str = "auto", tile: int | None = None, tile_pad: int | None = None,
-                 overlap: int = DEFAULT_OVERLAP, compile: bool = False, name: str = "model"):
+                 overlap: int = DEFAULT_OVERLAP, compile: bool = False, name: str = "model",
+                 progress: bool = False):
         from ..archs.fusion import fold_batchnorm
 
         self.device = resolve_device(device)
@@ -105,7 +107,7 @@ class SuperResolver:
             raise RestoreError(f"--tile must be 0 (automatic) or at least {MIN_TILE} pixels, got {tile}")
         if tile_pad is not None and tile_pad < 0:
             raise RestoreError(f"--tile-pad must be >= 0, got {tile_pad}")
-        self.name = name
+        self.name, self.progress = name, bool(progress)
         self.in_channels = int(getattr(model, "in_channels", 3))
         self.receptive_radius = receptive_radius(model)
         self.tile = tile or None
@@ -123,7 +125,7 @@ class SuperResolver:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str | torch.device = "auto",
                         precision: str = "auto", tile: int | None = None, tile_pad: int | None = None,
-                        compile: bool = False, *, scale: int | None = None) -> "SuperResolver":
+                        compile: bool = False, *, scale: int | None = None, progress: bool = False) -> "SuperResolver":
         """Load a shipped model by registry name, a local ``.safetensors`` file with its JSON card, or a
         classical upscaler (``"bicubic"``, ``"lanczos"``: no weights, ``scale`` defaults to 4).
 
@@ -140,7 +142,7 @@ class SuperResolver:
 
         if isinstance(name_or_path, str) and name_or_path in CLASSICAL_UPSCALERS:
             return cls(ClassicalUpscaler(scale or 4, name_or_path), device=device, precision=precision, tile=tile,
-                       tile_pad=tile_pad, compile=False, name=name_or_path)
+                       tile_pad=tile_pad, compile=False, name=name_or_path, progress=progress)
         if name_or_path is None:
             shipped = [e for e in list_models("sr") if scale is None or e.scale == scale]
             if not shipped:
@@ -159,7 +161,7 @@ class SuperResolver:
             raise RestoreError(f"{info['name']} upscales x{model_scale}, not x{scale} (use --outscale for "
                                "other output sizes)")
         return cls(model, scale=int(model_scale), device=device, precision=precision, tile=tile,
-                   tile_pad=tile_pad, compile=compile, name=info["name"])
+                   tile_pad=tile_pad, compile=compile, name=info["name"], progress=progress)
 
     # ------------------------------------------------------------------ public entry points
     def __call__(self, image, outscale: float | None = None):
@@ -213,21 +215,34 @@ class SuperResolver:
         auto = AUTO_TILE.get(self.device.type, 384)
         tile = self.tile or (max(height, width, MIN_TILE) if height * width <= auto * auto else auto)
         self.stats = {"tiles": 0, "fp32_retries": 0, "oom_retries": 0, "tile": tile}
-        while True:
-            try:
-                out = tiled_apply(self._run_tile, x, scale=self.scale, tile=tile, pad=self.tile_pad,
-                                  overlap=self.overlap)
-                break
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-                if not _is_oom(exc):
-                    raise
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                smaller = min(tile, max(height, width)) // 2
-                if smaller < MIN_TILE:
-                    raise RestoreError(f"out of memory on {self.device} even with {MIN_TILE}-pixel tiles") from None
-                tile = smaller
-                self.stats.update(tile=tile, oom_retries=self.stats["oom_retries"] + 1, tiles=0)
+        bar = None
+        try:
+            while True:
+                tiles = tile_count(height, width, tile)
+                if self.progress and tiles > 1:  # one pass needs no bar; a halved tile starts it again
+                    from ..device import progress
+
+                    if bar is None:
+                        bar = progress(tiles, desc=f"{self.name} x{self.scale}", unit="tile", leave=False)
+                    else:
+                        bar.reset(total=tiles)
+                try:
+                    out = tiled_apply(self._run_tile, x, scale=self.scale, tile=tile, pad=self.tile_pad,
+                                      overlap=self.overlap, on_tile=bar.update if bar is not None else None)
+                    break
+                except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                    if not _is_oom(exc):
+                        raise
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    smaller = min(tile, max(height, width)) // 2
+                    if smaller < MIN_TILE:
+                        raise RestoreError(f"out of memory on {self.device} even with {MIN_TILE}-pixel tiles") from None
+                    tile = smaller
+                    self.stats.update(tile=tile, oom_retries=self.stats["oom_retries"] + 1, tiles=0)
+        finally:
+            if bar is not None:
+                bar.close()
         if gray:
             from kornia.color import rgb_to_grayscale
 

@@ -94,7 +94,7 @@ def _feather(spans, length: int, overlap: int, scale: int) -> list[torch.Tensor]
 
 def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, *, scale: int,
                 tile: int, pad: int, overlap: int = DEFAULT_OVERLAP,
-                out: torch.Tensor | None = None) -> torch.Tensor:
+                out: torch.Tensor | None = None, on_tile: Callable[[], None] | None = None) -> torch.Tensor:
     """Upscale ``image`` by ``scale`` tile by tile with ``fn``, blending overlaps; returns the host result.
 
     Args:
@@ -106,6 +106,7 @@ def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
         pad: context pixels around each blend region; >= :func:`receptive_radius` makes the result exact.
         overlap: feather width in input pixels.
         out: optional preallocated ``(1, C', scale*H, scale*W)`` float32 host buffer.
+        on_tile: called after each tile (a progress bar over :func:`tile_count` tiles).
 
     Returns:
         ``(1, C', scale*H, scale*W)`` float32 on the host.
@@ -126,6 +127,8 @@ def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
             crop = result[:, :, (b0 - w0) * scale:(b1 - w0) * scale, (bx0 - wx0) * scale:(bx1 - wx0) * scale]
             weight = row_w[r].view(-1, 1) * col_w[c].view(1, -1)
             out[:, :, b0 * scale:b1 * scale, bx0 * scale:bx1 * scale].add_(crop * weight)
+            if on_tile is not None:
+                on_tile()
     return out
 
 
