@@ -242,7 +242,15 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
     if not data:
         raise _fail(path, "file is empty (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow warns about what it finds damaged (corrupt EXIF, truncated TIFF tags...): the file is then
+        # decoded or refused in one line, and a warning on stderr would be a second line.
+        warnings.simplefilter("ignore")
+        return _decode_data(path, data, limit)
 
+
+def _decode_data(path: Path, data: bytes, limit: int):
+    """:func:`_decode` on the file's bytes ``data``."""
     import io as _io
 
     with warnings.catch_warnings():
@@ -258,7 +266,10 @@ def _decode(path: str | os.PathLike, max_pixels: int | None):
         finally:
             Image.MAX_IMAGE_PIXELS = saved_limit
 
-    frames = getattr(img, "n_frames", 1)
+    try:
+        frames = getattr(img, "n_frames", 1)  # TIFF walks its chain of IFDs here: a broken one raises
+    except Exception as exc:  # noqa: BLE001 - any decoder error is a bad file, reported in one line
+        raise _fail(path, f"cannot open image ({exc})") from None
     if frames > 1:
         raise _fail(path, f"holds {frames} frames (an animation or a multi-page file); restore reads "
                           "single images: extract the frame you want first")
