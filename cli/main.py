@@ -14,6 +14,8 @@ import os
 import shlex
 import sys
 
+from restore.settings import ExplicitValueParser
+
 COMMANDS = ["setup", "info", "metrics", "models", "sr", "inpaint", "project", "sample", "interpolate", "train", "import-weights", "serve"]
 
 
@@ -21,7 +23,7 @@ class UsageError(Exception):
     """A command-line mistake found by the parser (printed as one line, exit status 2)."""
 
 
-class OneLineParser(argparse.ArgumentParser):
+class OneLineParser(ExplicitValueParser):
     """argparse, but a mistake is one ``restore: error:`` line (the usage is what ``--help`` is for)."""
 
     def error(self, message: str):

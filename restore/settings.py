@@ -148,11 +148,27 @@ def add_options(parser: argparse.ArgumentParser, task: str, names=None) -> None:
         parser.add_argument(*flags, **kwargs)
 
 
+class ExplicitValueParser(argparse.ArgumentParser):
+    """argparse, but ``--name=--`` gives ``name`` the value ``--``.
+
+    Python 3.11's argparse drops a ``--`` even when it is an option's explicit value, and leaves the option
+    an empty list that no ``type`` checked (``--outscale=--`` became ``[]``: an internal error later, a 500 in
+    the server, whose fields are passed as ``--name=value``). Here it is the value, checked as any other.
+    """
+
+    def _get_values(self, action, arg_strings):
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
+
 class OptionError(RestoreError):
     """An option value :func:`task_parser` refuses; the message is argparse's (``argument --steps: ...``)."""
 
 
-class _OptionParser(argparse.ArgumentParser):
+class _OptionParser(ExplicitValueParser):
     def error(self, message: str):
         raise OptionError(message)
 
