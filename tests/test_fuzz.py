@@ -237,7 +237,7 @@ def check_read(path: Path):
     return result
 
 
-@budget(120)
+@budget(300)
 @given(data=st.binary(min_size=0, max_size=512), ext=st.sampled_from(list(EXT.values()) + [".bin", ""]))
 @example(data=b"\x89PNG\r\n\x1a\n", ext=".png")
 @example(data=b"GIF89a", ext=".gif")
@@ -256,7 +256,7 @@ TIFF_BROKEN_IFD = (b"II*\x00\x08\x00\x00\x00\x08\x00\x00\x01\x04\x00\x01\x00\x00
                    b"\x01\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
 
 
-@budget(300)
+@budget(600)
 @given(case=mutated_images())
 @example(case=(TIFF_BROKEN_IFD, "TIFF"))
 def test_read_image_mutated_files(work, case):
@@ -266,7 +266,7 @@ def test_read_image_mutated_files(work, case):
     check_read(path)
 
 
-@budget(120)
+@budget(300)
 @given(case=valid_images())
 def test_read_image_valid_files(work, case):
     data, fmt = case
@@ -308,7 +308,7 @@ def mask_cases(draw):
     return data, fmt, size, draw(st.booleans())
 
 
-@budget(120)
+@budget(300)
 @given(case=mask_cases())
 def test_masks_of_any_size_mode_and_values(work, case):
     from restore.inpainting.masks import load_mask, match_masks
@@ -333,7 +333,7 @@ def test_masks_of_any_size_mode_and_values(work, case):
     assert digest(path) == before
 
 
-@budget(80)
+@budget(300)
 @given(h=st.integers(1, 12), w=st.integers(1, 12), dtype=st.sampled_from(("uint8", "uint16", "float32", "bool",
                                                                           "int64", "float64")),
        channels=st.sampled_from((0, 1, 3, 4)), seed=st.integers(0, 2**16),
@@ -417,7 +417,7 @@ def card_mutations(draw, card: dict):
     return text
 
 
-@budget(100)
+@budget(300)
 @given(data=st.data(), trust=st.booleans())
 def test_model_cards(tiny_model, work, data, trust):
     from restore.registry import load_model
@@ -568,7 +568,7 @@ def check_cli_case(root: Path, argv_template: list[str]) -> tuple[int, str]:
 def test_cli_options_run(work, command):
     action_map = _parsers()
 
-    @budget(30 if command in ("sr", "inpaint") else 20)
+    @budget(60 if command in ("sr", "inpaint") else 40)
     @given(argv=argv_cases(command, action_map))
     @example(argv=[command, "{png}", *{"metrics": ["{png}"], "inpaint": ["--mask", "{mask}", "--method", "telea"],
                                       "sr": ["--model", "bicubic"]}.get(command, []), "--device=--"])
@@ -584,7 +584,7 @@ def test_cli_options_parse_every_command():
 
     action_map = _parsers()
 
-    @budget(150)
+    @budget(400)
     @given(data=st.data())
     def parse(data):
         command = data.draw(st.sampled_from(sorted(action_map)))
@@ -739,7 +739,7 @@ def _check_http(status: int, body: bytes, what) -> None:
         assert "error" in json.loads(body), body[:200]
 
 
-@budget(80)
+@budget(200)
 @given(endpoint=st.sampled_from(ENDPOINTS), fields=form_fields(), chunks=st.integers(1, 4),
        boundary=st.sampled_from(("b0undary", "x" * 70, "----WebKitFormBoundary7MA4YWxkTrZu0gW")))
 def test_server_multipart(asgi, endpoint, fields, chunks, boundary):
@@ -750,7 +750,7 @@ def test_server_multipart(asgi, endpoint, fields, chunks, boundary):
     _check_http(status, out, [(f[0], f[1], len(f[2])) for f in fields])
 
 
-@budget(80)
+@budget(200)
 @given(endpoint=st.sampled_from(ENDPOINTS), body=st.one_of(st.binary(max_size=300),
                                                            JUNK.map(lambda v: json.dumps(v).encode())),
        ctype=st.sampled_from(("multipart/form-data; boundary=b0undary", "multipart/form-data", "application/json",
@@ -765,7 +765,7 @@ def test_server_malformed_bodies(asgi, endpoint, body, ctype, prefix):
     _check_http(status, out, (ctype, prefix + body[:80]))
 
 
-@budget(60)
+@budget(150)
 @given(method=st.sampled_from(("GET", "POST", "DELETE", "PUT", "PATCH")),
        path=st.one_of(st.sampled_from(("/", "/api/models", "/api/status", "/api/jobs/x", "/api/jobs/x/events",
                                        "/api/jobs/x/result", "/static/app.js", "/static/../app.py",
