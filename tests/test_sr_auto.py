@@ -115,5 +115,5 @@ def test_cli_auto_prints_one_line_per_image_with_the_reason(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert code == 0, err
     assert f"clean.png: {two_models[0]} (clean input" in err
-    assert f"web.jpg: {two_models[1]} (JPEG quality 40 < 95" in err
+    assert f"web.jpg: {two_models[1]} (JPEG quality 40 < 80" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clean_x2.png", "web_x2.jpg"]
