@@ -488,7 +488,8 @@ def test_the_readme_curl_command_runs_as_written(server, tmp_path):
     outputs = [p for p in tmp_path.iterdir() if p.name not in ("photo.png", "hole.png")]
     assert len(outputs) == 1
     assert Image.open(outputs[0]).size == (256, 256)
-    assert "![" in readme_serve_section() and "docs/serve-screenshot.png" in readme_serve_section()
+    assert "![" in readme_serve_section() and "](serve-screenshot.png)" in readme_serve_section()
+    assert (ROOT / "docs" / "serve-screenshot.png").is_file()
 
 
 def test_without_the_extra_one_line_and_exit_2(run_cli, monkeypatch):
