@@ -237,6 +237,24 @@ def test_sr_bicubic_and_the_input_format_with_alpha_and_16_bit(server, tmp_path)
     assert Image.open(io.BytesIO(preview.body)).size == (16, 16)
 
 
+def test_sr_defaults_to_auto_as_the_cli_and_says_what_it_chose(server, tmp_path):
+    from restore.registry import list_models
+
+    if "srresnet-x4-real" not in {e.name for e in list_models("sr")}:
+        pytest.skip("srresnet-x4-real is not shipped")
+    status, models = get_json(server, "/api/models")
+    assert models["sr"]["default_model"] == "auto" and models["sr"]["models"][0]["name"] == "auto"
+    src = tmp_path / "web.jpg"
+    rng = np.random.default_rng(1)
+    Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(src, quality=40)
+    reply = post(server, "/api/sr", {"image": ("web.jpg", src.read_bytes())}, {})
+    assert reply.status == 200, reply.body[:300]
+    info = json.loads(reply.headers["x-restore-info"])
+    assert info["method"] == "auto" and info["model"] == "srresnet-x4-real"
+    assert "JPEG quality 40 < 80" in info["reason"]
+    assert Image.open(io.BytesIO(reply.body)).size == (128, 96)
+
+
 def test_models_come_from_the_registry_and_the_methods_list(server):
     from restore.inpainting.methods import METHOD_CHOICES
     from restore.registry import list_models

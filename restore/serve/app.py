@@ -449,6 +449,8 @@ def _image_response(server: Server, job: Job) -> Response:
     server.queue.discard(job)
     headers = {"content-disposition": f'attachment; filename="{out.download_name}"', "cache-control": "no-store",
                "x-restore-seconds": f"{job.elapsed():.3f}", "x-restore-size": f"{out.width}x{out.height}"}
+    if getattr(out, "info", None):  # what ran and why (auto's choice), as the CLI's stderr line says
+        headers["x-restore-info"] = json.dumps(out.info, ensure_ascii=True, default=str)
     if out.metrics is not None:
         headers["x-restore-metrics"] = json.dumps(_public_metrics(server, out.metrics, job), ensure_ascii=True)
     return Response(data, media_type=out.media_type, headers=headers)
@@ -536,6 +538,10 @@ def create_app(config: ServeConfig) -> "Guard":
         sr_models = [{"name": e.name, "scale": e.scale, "description": e.description, "metrics": e.metrics}
                      for e in list_models("sr") if e.path.is_file()]
         shipped_default = next((m["name"] for m in sr_models if m["scale"] == 4), None)
+        if shipped_default is not None:  # the CLI's default: the model chosen per image
+            sr_models.insert(0, {"name": "auto", "scale": 4, "description": "per image: the real-world model for "
+                                 "compressed or noisy inputs, else srresnet-x4 (as restore sr)"})
+            shipped_default = "auto"
         sr_models += [{"name": name, "scale": None, "description": f"classical {name} (no weights)"}
                       for name in tasks.served_models("sr") if name not in {m["name"] for m in sr_models}]
         return JSONResponse({

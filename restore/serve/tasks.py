@@ -114,7 +114,7 @@ def served_models(task: str) -> list[str]:
     if task == "sr":
         from ..archs.classical import CLASSICAL_UPSCALERS
 
-        names += list(CLASSICAL_UPSCALERS)
+        names = ["auto", *names, *CLASSICAL_UPSCALERS]  # auto: the per-image choice `restore sr` makes
     return names
 
 
@@ -297,16 +297,29 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
         from ..settings import sr_settings
 
         settings = sr_settings(args)  # as `restore sr`
+        auto = args.model in (None, "auto")  # the default, as `restore sr`: the model chosen per image
+        if auto:
+            from ..metrics.noreference import jpeg_quality
+            from ..pipelines.sr_auto import AutoSuperResolver
+            from ..settings import DEFAULT_SR_SCALE
+
+            settings["scale"] = args.scale or DEFAULT_SR_SCALE
         key = ("sr", args.model, device, args.precision, args.tile, args.tile_pad, settings["scale"])
-        resolver = cache.get(key, lambda: SuperResolver.from_pretrained(args.model, device=device, compile=False,
-                                                                        **settings))
+        resolver = cache.get(key, lambda: AutoSuperResolver(device=device, compile=False, **settings) if auto
+                             else SuperResolver.from_pretrained(args.model, device=device, compile=False, **settings))
         outscale = args.outscale if args.outscale is not None else resolver.scale
-        colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
+        if auto:
+            colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale,
+                                             jpeg_quality=jpeg_quality(files["image"]))
+        else:
+            colour, alpha = resolver.upscale(image.tensor, image.alpha, outscale=outscale)
         if alpha is not None and args.background is not None:
             colour, alpha = flatten_alpha(colour, alpha, args.background), None
         result = image.with_pixels(colour, alpha)
         suffix = sr_suffix(outscale)
         info = {"model": resolver.name, "scale": resolver.scale, "outscale": outscale}
+        if auto:
+            info.update(method="auto", model=resolver.last_choice.model, reason=resolver.last_choice.reason)
     dst = _output_path(folder, stem, image, suffix, opts.output_format)
     write_image(dst, result)
     metrics = None
