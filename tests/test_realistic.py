@@ -145,6 +145,13 @@ def test_noise_estimate_tracks_the_noise_added():
         assert noise_sigma(gaussian_noise(flat, sigma, generator=gen)) == pytest.approx(sigma, rel=0.1)
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (2, 2), (7, 300)])
+def test_measures_of_tiny_images_are_quiet(size, recwarn):
+    x = torch.rand(1, 3, *size)
+    assert noise_sigma(x) == 0.0 and blockiness(x) > 0
+    assert not recwarn.list
+
+
 def test_realistic_degradation_is_seeded_by_step_and_quantised():
     hr = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     make_lr = RealisticDegradation(4, seed=3)

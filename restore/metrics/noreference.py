@@ -107,8 +107,14 @@ def noise_sigma(image: torch.Tensor) -> float:
     ``image``: ``(1, C, H, W)`` or ``(C, H, W)`` in [0, 1]. Per channel, because colour noise partly
     cancels in luma; fine texture reads as a little noise (a clean 128x128 downscale scores ~2-3).
     """
+    import warnings
+
     from skimage.restoration import estimate_sigma
 
     x = image.detach().float().cpu()
     x = (x[0] if x.dim() == 4 else x)[:3].permute(1, 2, 0).numpy().astype(np.float64)
-    return float(estimate_sigma(x, channel_axis=-1, average_sigmas=True) * 255.0)
+    if min(x.shape[:2]) < 8:  # too small for a wavelet estimate: no evidence of noise
+        return 0.0
+    with warnings.catch_warnings():  # skimage warns about shapes it cannot tell apart; never a stderr line
+        warnings.simplefilter("ignore")
+        return float(estimate_sigma(x, channel_axis=-1, average_sigmas=True) * 255.0)
