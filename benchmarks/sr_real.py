@@ -39,17 +39,10 @@ from pathlib import Path
 
 import torch
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sr"
-DEFAULT_VAL = SHARED / "val" / "sun_hays80"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sr_eval import DEFAULT_VAL, _scores  # noqa: E402 - the SR literature's scores, as sr_eval computes them
+
 SCALE = 4
-
-
-def _scores(sr: torch.Tensor, hr: torch.Tensor) -> dict:
-    from restore.metrics import lpips, psnr, ssim
-
-    return {"psnr_y": float(psnr(sr, hr, crop_border=SCALE, y_channel=True)[0]),
-            "ssim_y": float(ssim(sr, hr, crop_border=SCALE, y_channel=True)[0]),
-            "lpips": float(lpips(sr, hr, crop_border=SCALE)[0])}
 
 
 def _measures(lr: torch.Tensor, condition: str) -> dict:
@@ -194,18 +187,23 @@ def main(argv: list[str] | None = None) -> dict:
                 outputs[name] = resolver(lr)
                 seconds[name] += time.perf_counter() - t
             for label in labels:
-                rows[condition][label].append(dict(_scores(outputs[label], hr), image=image))
+                rows[condition][label].append(dict(_scores(outputs[label], hr, SCALE), image=image))
         print(f"  {i + 1}/{len(pairs)} {image} ({time.perf_counter() - began_all:.0f} s)", flush=True)
 
     per_image = {c: {"measures": measures[c], **rows[c]} for c in args.degradations}
-    auto = auto_scores(per_image, models)
+    try:  # the auto column needs the pair it chooses between among --models
+        auto = auto_scores(per_image, models)
+    except RestoreError as exc:
+        print(f"sr_real: no auto column ({exc})", flush=True)
+        auto = {}
     summary = {}
     for condition in args.degradations:
         summary[condition] = {}
         for label in labels:
             r = rows[condition][label]
             summary[condition][label] = {k: round(sum(x[k] for x in r) / len(r), 4) for k in ("psnr_y", "ssim_y", "lpips")}
-        summary[condition]["auto"] = auto[condition]
+        if auto:
+            summary[condition]["auto"] = auto[condition]
     n_runs = len(pairs) * len(args.degradations)
     speed = {m: round(seconds[m] / n_runs, 3) for m in models}
 
@@ -235,7 +233,9 @@ def calibrate(per_image_json: str, out: str | None, show_markdown: bool) -> dict
 
     result = json.loads(Path(per_image_json).read_text())
     per_image, models, summary = result.pop("per_image"), result["models"], result["summary"]
-    clean_psnr = summary["clean"][AUTO_CLEAN]["psnr_y"]
+    from restore.pipelines.sr_auto import auto_pair
+
+    clean_psnr = summary["clean"][auto_pair(SCALE, models)[0]]["psnr_y"]
     best = None
     for q, b, n in itertools.product([50, 60, 70, 80, 90, 95, 101], [1.05, 1.08, 1.10, 1.12, 1.15, 1.2],
                                      [4, 5, 6, 7.5, 8, 9, 10, 12]):
@@ -257,9 +257,6 @@ def calibrate(per_image_json: str, out: str | None, show_markdown: bool) -> dict
     if show_markdown:
         print(markdown(result))
     return result
-
-
-AUTO_CLEAN = "srresnet-x4"
 
 
 def markdown(result: dict) -> str:

@@ -207,10 +207,11 @@ def _noise(x: torch.Tensor, rng: np.random.Generator, gen: torch.Generator, *, s
                          gray=gray, generator=gen)
 
 
-def _resize_step(x: torch.Tensor, rng: np.random.Generator, probs, span) -> torch.Tensor:
+def _resize_step(x: torch.Tensor, rng: np.random.Generator, probs, span, size=None) -> torch.Tensor:
+    """Resize up / down / not (``probs``) by a factor drawn from ``span``, relative to ``size`` (default x's)."""
     updown = rng.choice(3, p=probs)
     factor = rng.uniform(1, span[1]) if updown == 0 else rng.uniform(span[0], 1) if updown == 1 else 1.0
-    h, w = x.shape[-2:]
+    h, w = size if size is not None else x.shape[-2:]
     return random_resize(x, (round(h * factor), round(w * factor)), str(rng.choice(RANGES["resize_modes"])))
 
 
@@ -224,10 +225,7 @@ def realesrgan(hr: torch.Tensor, scale: int, rng: np.random.Generator, gen: torc
     if rng.random() < RANGES["second_blur_prob"]:
         x = blur(x, random_blur_kernel(rng, second=True))
     # the second resize lands relative to the LR size (Real-ESRGAN's ``ori_h / scale * scale2``)
-    updown = rng.choice(3, p=RANGES["resize_prob2"])
-    lo, hi = RANGES["resize_range2"]
-    factor = rng.uniform(1, hi) if updown == 0 else rng.uniform(lo, 1) if updown == 1 else 1.0
-    x = random_resize(x, (round(h / scale * factor), round(w / scale * factor)), str(rng.choice(RANGES["resize_modes"])))
+    x = _resize_step(x, rng, RANGES["resize_prob2"], RANGES["resize_range2"], size=(h / scale, w / scale))
     x = _noise(x, rng, gen, second=True)
     quality = int(rng.integers(RANGES["jpeg_range2"][0], RANGES["jpeg_range2"][1] + 1))
     sinc = sinc_kernel(rng.uniform(math.pi / 3, math.pi), int(rng.choice(RANGES["kernel_sizes"]))) \
@@ -247,8 +245,6 @@ def realesrgan(hr: torch.Tensor, scale: int, rng: np.random.Generator, gen: torc
 
 def bsrgan(hr: torch.Tensor, scale: int, rng: np.random.Generator, gen: torch.Generator) -> torch.Tensor:
     """BSRGAN's shuffled degradation (without its camera-ISP step) of one HR crop to the LR size."""
-    from .degradation import imresize
-
     h, w = hr.shape[-2:]
     lo, hi = RANGES["bsrgan_sigma"]
 
@@ -270,11 +266,9 @@ def bsrgan(hr: torch.Tensor, scale: int, rng: np.random.Generator, gen: torch.Ge
     def jpeg_op(x):
         return jpeg(x, int(rng.integers(30, 96)))
 
-    ops = [blur_op, blur_op, down_op, noise_op, jpeg_op]
+    ops = [blur_op, blur_op, down_op, noise_op, jpeg_op]  # down_op brings it to the LR size; the rest keep sizes
     for i in rng.permutation(len(ops)):
         hr = ops[i](hr)
-    if tuple(hr.shape[-2:]) != (h // scale, w // scale):  # pragma: no cover - down_op always runs
-        hr = imresize(hr, size=(h // scale, w // scale)).clamp(0, 1)
     return quantize(jpeg(hr, int(rng.integers(30, 96))))
 
 
