@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--crop", type=int, default=160, help="side of the figure's HR crops")
     ap.add_argument("--figure-precision", choices=["auto", "fp32", "bf16", "fp16"],
                     help="only this precision's outputs in the figure (one column per model)")
+    ap.add_argument("--per-image", action="store_true", help="keep every image's scores in the JSON (not committed)")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/sr_eval_x<scale>.json)")
     args = ap.parse_args(argv)
 
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"command": command, "val": str(args.val), "images": len(pairs), "scale": args.scale, "device": describe_device(device),
               "protocol": f"Y channel (BT.601), border {args.scale} cropped; LR by restore.data.degradation.degrade; "
                           "LPIPS alex v0.1 on RGB",
-              "models": models, "summary": summary, "per_image": per_image}
+              "models": models, "summary": summary}
+    if args.per_image:
+        result["per_image"] = per_image
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"sr_eval_x{args.scale}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
