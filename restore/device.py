@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 
 import torch
 
 from .errors import RestoreError
 
 __all__ = ["resolve_device", "resolve_precision", "cpu_has_bf16", "autocast", "precision_name",
-           "describe_device", "progress"]
+           "describe_device", "progress", "progress_to"]
 
 _PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -172,7 +173,71 @@ def progress(total: int, initial: int = 0, desc: str = "train", enabled: bool = 
 
     ``leave=False`` clears it when done (a bar inside another one, e.g. the tiles of one image of a folder run).
     """
+    sink = getattr(_progress_sinks, "sink", None)
+    if sink is not None:  # inside progress_to(): counted for a caller (the web server), never drawn
+        return _ReportedBar(sink, total, initial, desc, unit)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
                 unit=unit, smoothing=0.05, leave=leave)
+
+
+_progress_sinks = threading.local()
+
+
+class _ReportedBar:
+    """What :func:`progress` returns inside :func:`progress_to`: tqdm's few methods the pipelines use,
+    each change passed to the sink as ``sink(desc, done, total, unit)``."""
+
+    def __init__(self, sink, total: int, initial: int, desc: str, unit: str):
+        self.sink, self.total, self.n, self.desc, self.unit = sink, total, initial, desc, unit
+        self._report()
+
+    def _report(self) -> None:
+        self.sink(self.desc, self.n, self.total, self.unit)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._report()
+
+    def reset(self, total: int | None = None) -> None:
+        self.n = 0
+        if total is not None:
+            self.total = total
+        self._report()
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def set_description(self, desc: str, *args, **kwargs) -> None:
+        self.desc = desc
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def progress_to(sink):
+    """Within this block, bars that :func:`progress` makes *in this thread* report to
+    ``sink(desc, done, total, unit)`` instead of drawing on stderr (``restore serve`` shows a job's
+    steps and tiles on its page this way; a pipeline still opens a bar only when built with ``progress=True``).
+
+    Example:
+        >>> seen = []
+        >>> with progress_to(lambda *a: seen.append(a)):
+        ...     bar = progress(2, desc="tiles", unit="tile"); bar.update(); bar.update(); bar.close()
+        >>> seen[-1]
+        ('tiles', 2, 2, 'tile')
+    """
+    previous = getattr(_progress_sinks, "sink", None)
+    _progress_sinks.sink = sink
+    try:
+        yield
+    finally:
+        _progress_sinks.sink = previous

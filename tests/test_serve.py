@@ -291,6 +291,48 @@ def test_page_job_polling_result_and_delete(server):
     assert get_json(server, job["status_url"])[0] == 404
 
 
+def _run_page_job(server, task, files, fields, timeout=60):
+    """Submit a page job, poll it to its end; every status seen (the last is the finished job's)."""
+    reply = post(server, f"/api/jobs/{task}", files, fields)
+    assert reply.status == 202, reply.body[:300]
+    seen = [reply.json()]
+    deadline = time.monotonic() + timeout
+    while seen[-1]["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen.append(get_json(server, seen[-1]["status_url"])[1])
+    assert seen[-1]["state"] == "done", seen[-1]
+    return seen
+
+
+def test_page_jobs_report_tiles_and_steps_and_what_auto_chose(server):
+    """The job status carries the pipeline's own bar (SR's tiles, the latent search's steps) and, for auto,
+    the method or model chosen and why (as the CLI prints it); an explicit choice says it was asked for."""
+    from restore.registry import list_models
+
+    image = (np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8)
+    seen = _run_page_job(server, "sr", {"image": ("t.png", png_bytes(image))}, {"model": "bicubic", "tile": "16"})
+    done = seen[-1]
+    assert done["progress"] == {"desc": "bicubic x4", "unit": "tile", "done": 16, "total": 16, "percent": 100.0,
+                                "eta": 0.0}
+    assert done["info"]["requested"] == "bicubic" and done["info"]["model"] == "bicubic"
+    assert all(s["progress"] is None or s["progress"]["total"] == 16 for s in seen)
+
+    mask = png_bytes(hole_mask(64, 64, (10, 10, 20, 30)))
+    done = _run_page_job(server, "inpaint", {"image": ("t.png", png_bytes(image)), "mask": ("m.png", mask)}, {})[-1]
+    assert done["info"]["requested"] == "auto" and done["info"]["method"] in ("telea", "ns", "biharmonic")
+    assert "the best classical method" in done["info"]["reason"] and done["progress"] is None
+
+    if "fashion-dcgan" not in {e.name for e in list_models("gan") if e.path.is_file()}:
+        pytest.skip("fashion-dcgan is not installed")
+    gray = (np.random.default_rng(3).random((28, 28)) * 255).astype(np.uint8)
+    done = _run_page_job(server, "inpaint", {"image": ("g.png", png_bytes(gray)),
+                                             "mask": ("m.png", png_bytes(hole_mask(28, 28, (10, 10, 16, 16))))},
+                         {"steps": "8", "restarts": "1"})[-1]
+    assert done["info"]["requested"] == "auto" and done["info"]["method"] == "gan"
+    assert done["info"]["model"] == "fashion-dcgan" and "Fashion-MNIST" in done["info"]["reason"]
+    assert done["progress"]["unit"] == "step" and done["progress"]["done"] == done["progress"]["total"] == 8
+
+
 # ---------------------------------------------------------------------------------------- bad input
 
 

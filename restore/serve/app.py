@@ -12,7 +12,10 @@ Routes (all JSON errors are ``{"error": "one sentence"}``, the CLI's messages):
 ``POST /api/sr``                  multipart: ``image`` [, ``reference``], ``model``, ``outscale``... -> the image
 ``POST /api/preview``             multipart: ``image`` -> an 8-bit PNG a browser can show (TIFF...)
 ``POST /api/jobs/{task}``         the same as a page job: 202 ``{"id", "events_url", ...}``
-``GET /api/jobs/{id}``            state, queue position, elapsed seconds, metrics when done
+``GET /api/jobs/{id}``            state, queue position, elapsed seconds, ``progress`` (the search's
+                                  steps or SR's tiles: done, total, percent, eta seconds; ``null``
+                                  when the pipeline has no bar), ``info`` (method/model used and,
+                                  for ``auto``, the reason) and metrics when done
 ``GET /api/jobs/{id}/events``     the same as server-sent events until the job ends; when the last
                                   watcher leaves before that, the job is cancelled
 ``GET /api/jobs/{id}/result``     the full-quality file (PNG by default; ``format=input`` keeps the
@@ -296,9 +299,12 @@ class Server:
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _work(self, job: Job):
+        from ..device import progress_to
+
         payload = job.payload
-        return tasks.run_task(payload["options"], payload["files"], job.folder, payload["stem"],
-                              device=self.device, cache=self.cache)
+        with progress_to(job.report_progress):  # the pipelines' bars (search steps, tiles) go to the job
+            return tasks.run_task(payload["options"], payload["files"], job.folder, payload["stem"],
+                                  device=self.device, cache=self.cache)
 
     # ------------------------------------------------------------------ requests
     def public(self, message: str | None, job: Job | None) -> str | None:
@@ -390,8 +396,8 @@ class Server:
     def job_json(self, job: Job) -> dict:
         """What ``GET /api/jobs/{id}`` answers."""
         data = {"id": job.id, "task": job.task, "state": job.state, "position": self.queue.position(job),
-                "elapsed": round(job.elapsed(), 3), "status_url": f"/api/jobs/{job.id}",
-                "events_url": f"/api/jobs/{job.id}/events"}
+                "elapsed": round(job.elapsed(), 3), "progress": job.progress_json(),
+                "status_url": f"/api/jobs/{job.id}", "events_url": f"/api/jobs/{job.id}/events"}
         if job.state in ("failed", "cancelled"):
             data.update(error=self.public(job.error, job), status=job.status)
         if job.state == "done":

@@ -63,6 +63,8 @@ class Job:
         error: one sentence for a failure or a cancellation.
         outcome: what the worker function returned.
         version: bumped on every change (watchers wait on it).
+        progress: the pipeline's latest bar (:meth:`report_progress`): ``{"desc", "unit", "done",
+            "total", "started", "updated"}``, or ``None`` while it has none (one tile, a classical method).
     """
 
     task: str
@@ -81,6 +83,8 @@ class Job:
     watchers: int = 0
     version: int = 0
     cancel_requested: bool = False
+    progress: dict | None = None
+    _notified: float = 0.0
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _waiters: list = field(default_factory=list, repr=False)
 
@@ -93,6 +97,36 @@ class Job:
         if self.started is None:
             return 0.0
         return (self.finished or time.monotonic()) - self.started
+
+    def report_progress(self, desc: str, done: int, total: int, unit: str) -> None:
+        """A pipeline's bar moved (called in the worker thread through :func:`restore.device.progress_to`).
+
+        A new bar (another description, or back to 0) restarts the clock the estimate is based on;
+        watchers are woken at most four times a second, and at the bar's end.
+        """
+        now = time.monotonic()
+        last = self.progress
+        started = now if last is None or last["desc"] != desc or done < last["done"] or done == 0 else last["started"]
+        self.progress = {"desc": desc, "unit": unit, "done": int(done), "total": int(total or 0),
+                         "started": started, "updated": now}
+        if now - self._notified >= 0.25 or (total and done >= total):
+            self._notified = now
+            self._changed()
+
+    def progress_json(self) -> dict | None:
+        """``{"desc", "unit", "done", "total", "percent", "eta"}`` (``eta``: seconds left at the bar's
+        rate so far, ``None`` before its first step), or ``None`` without a bar."""
+        p = self.progress
+        if p is None:
+            return None
+        done, total = p["done"], p["total"]
+        percent = round(100.0 * done / total, 1) if total else None
+        eta = None
+        if total and 0 < done:
+            rate = (p["updated"] - p["started"]) / done  # seconds per step
+            eta = 0.0 if done >= total else max(0.0, (total - done) * rate - (time.monotonic() - p["updated"]))
+            eta = round(eta, 1)
+        return {"desc": p["desc"], "unit": p["unit"], "done": done, "total": total, "percent": percent, "eta": eta}
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block (a thread) until the job is done, failed or cancelled; False on timeout."""

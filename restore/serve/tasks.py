@@ -215,7 +215,8 @@ class Outcome:
         width, height: of the result in pixels.
         metrics: ``{"psnr", "ssim", "y_channel", "crop_border"}`` against the ``reference`` upload, or
             ``{"error": ...}`` when it could not be compared, or ``None`` without a reference.
-        info: a few facts (model name, scale, crop used...).
+        info: a few facts: ``requested`` (the method or model asked for), ``method`` / ``model`` used,
+            ``reason`` (why ``auto`` chose them, as the CLI prints it), scale, crop used...
     """
 
     path: Path
@@ -281,16 +282,16 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
         from ..settings import inpaint_settings
 
         known = load_mask(files["mask"], tuple(image.tensor.shape[-2:]), invert=args.invert_mask)
-        settings = inpaint_settings(args, device=device)
+        # progress=True: the search's bar reports its steps to the job (restore.device.progress_to), never stderr
+        settings = {**inpaint_settings(args, device=device), "progress": True}
         key = ("inpaint", args.model, args.method, tuple(sorted(settings.items())))
-        inpainter = cache.get(key, lambda: Inpainter.from_pretrained(args.model, args.method, progress=False,
-                                                                     **settings))
+        inpainter = cache.get(key, lambda: Inpainter.from_pretrained(args.model, args.method, **settings))
         out = inpainter.inpaint(image.tensor, known)
         result = image.with_pixels(out, image.alpha)
         suffix = INPAINT_SUFFIX
-        info = {"method": args.method, "model": inpainter.name, **{k: v for k, v in inpainter.last_info[0].items()
-                                                                    if k in ("method", "model", "reason", "crop",
-                                                                             "upscale", "loss")}}
+        info = {"requested": args.method, "method": args.method, "model": inpainter.name,
+                **{k: v for k, v in inpainter.last_info[0].items()
+                   if k in ("method", "model", "reason", "crop", "upscale", "loss")}}
     else:
         from ..io import flatten_alpha
         from ..pipelines.super_resolution import SuperResolver
@@ -305,6 +306,7 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
 
             settings["scale"] = args.scale or DEFAULT_SR_SCALE
         key = ("sr", args.model, device, args.precision, args.tile, args.tile_pad, settings["scale"])
+        settings["progress"] = True  # the tiles' bar reports to the job (restore.device.progress_to), never stderr
         resolver = cache.get(key, lambda: AutoSuperResolver(device=device, compile=False, **settings) if auto
                              else SuperResolver.from_pretrained(args.model, device=device, compile=False, **settings))
         outscale = args.outscale if args.outscale is not None else resolver.scale
@@ -317,7 +319,8 @@ def run_task(opts: Options, files: dict[str, Path], folder: Path, stem: str, *, 
             colour, alpha = flatten_alpha(colour, alpha, args.background), None
         result = image.with_pixels(colour, alpha)
         suffix = sr_suffix(outscale)
-        info = {"model": resolver.name, "scale": resolver.scale, "outscale": outscale}
+        info = {"requested": args.model or "auto", "model": resolver.name, "scale": resolver.scale,
+                "outscale": outscale}
         if auto:
             info.update(method="auto", model=resolver.last_choice.model, reason=resolver.last_choice.reason)
     dst = _output_path(folder, stem, image, suffix, opts.output_format)
