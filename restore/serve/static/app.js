@@ -3,7 +3,10 @@
 // Flow: open or drop an image -> paint the hole (or upload a mask) or pick super-resolution ->
 // POST /api/jobs/{task} (multipart, fields named like the CLI's options) -> watch
 // /api/jobs/{id}/events (server-sent events; closing the page cancels the job) -> fetch the result
-// file as it is (full quality) -> show it beside the input with a before/after slider.
+// file as it is (full quality) -> show it beside the input with a before/after slider, labelled with
+// what ran and why (the job's info: the method or model `auto` chose and its reason, as the CLI prints).
+// Progress is the pipeline's own bar (search steps, SR tiles) from the job's events. A result can be
+// used as the next input (inpaint, then upscale); opening an image clears the previous result.
 "use strict";
 
 (() => {
@@ -16,28 +19,37 @@
     width: 0,
     height: 0,
     ops: [],             // mask history for undo: strokes, uploaded masks, clears
+    redo: [],            // what undo took off, for redo (emptied by a new edit)
     drawing: null,
     tool: "brush",
     job: null,
     events: null,
-    result: null,        // {blob, job}
+    result: null,        // {blob, job, url}
+    zoom: "fit",
     urls: [],
   };
   const canvas = $("mask-canvas");
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
 
   // ------------------------------------------------------------------ status
-  function setStatus(text, kind) {
+  function setStatus(text, kind, progress) {
     $("status").textContent = text;
     $("status").dataset.state = kind;
     document.body.dataset.state = kind;
-    $("progress").hidden = kind !== "running";
+    const bar = $("progress");
+    bar.hidden = kind !== "running";
+    if (progress && progress.total) {   // determinate: the pipeline's steps or tiles
+      bar.max = progress.total;
+      bar.value = progress.done;
+    } else {
+      bar.removeAttribute("value");     // indeterminate: queued, uploading, or a job without a bar
+    }
   }
 
   function fail(message) {
     setStatus(message, "failed");
-    $("run").disabled = !state.imageFile;
-    $("cancel").disabled = true;
+    $("run").disabled = !state.imageFile || Boolean(state.job);
+    $("cancel").hidden = true;
   }
 
   function keepUrl(blob) {
@@ -76,10 +88,22 @@
       option.selected = entry.name === m.sr.default_model;
       srModel.add(option);
     }
+    showModelNotes();
     $("server-info").textContent =
       `device ${m.device} · uploads up to ${mib(m.limits.max_upload_bytes)}, ` +
       `${(m.limits.max_pixels / 1e6).toFixed(0)} MP · ${m.limits.queue} may wait`;
     setStatus("Open an image to begin.", "ready");
+  }
+
+  function showModelNotes() {
+    const m = state.models;
+    if (!m) return;
+    const entry = m.sr.models.find((e) => e.name === $("sr-model").value);
+    $("sr-model-note").textContent = entry ? entry.description || "" : "";
+    const method = $("method").value;
+    $("method-note").textContent = method === "auto"
+      ? "auto (as restore inpaint): a prior where the image is in its domain (faces, small gray images), else the best classical method"
+      : m.inpaint.classical.includes(method) ? "classical: no model, fast" : "a latent search over a generative prior";
   }
 
   function task() {
@@ -91,7 +115,10 @@
     $("inpaint-options").hidden = sr;
     $("sr-options").hidden = !sr;
     canvas.hidden = sr || !state.imageFile;
-    $("input-hint").textContent = sr ? "" : "paint over what should be filled";
+    $("input-hint").textContent = sr || !state.imageFile ? "" : "paint over what should be filled";
+    if (document.body.dataset.state === "image") {
+      setStatus(sr ? "Choose a model, then Run." : "Paint the hole, then Run.", "image");
+    }
   }
 
   // ------------------------------------------------------------------ images
@@ -125,6 +152,7 @@
 
   async function openImage(file) {
     if (!file) return;
+    if (state.job) await cancel("a new image was opened"); // its result would belong to the old image
     const limit = state.models ? state.models.limits.max_upload_bytes : Infinity;
     if (file.size > limit) {
       fail(`${file.name} is ${mib(file.size)}, more than this server takes (${mib(limit)}).`);
@@ -144,11 +172,14 @@
     state.height = shown.img.naturalHeight;
     const input = $("input-image");
     input.src = shown.url;
-    input.hidden = false;
+    $("input-frame").hidden = false;
     $("drop-zone").classList.remove("empty");
     canvas.width = state.width;
     canvas.height = state.height;
     state.ops = [];
+    state.redo = [];
+    $("mask-file").value = "";
+    $("mask-file").disabled = false;
     redraw();
     const slider = $("brush-size");
     slider.max = String(Math.max(50, Math.round(Math.max(state.width, state.height) / 4)));
@@ -156,9 +187,9 @@
     $("brush-size-value").textContent = slider.value;
     $("image-info").textContent = `${file.name}: ${state.width}×${state.height}, ${mib(file.size)}`;
     clearResult();
+    $("run").disabled = false;
+    setStatus("", "image");
     showTask();
-    $("run").disabled = Boolean(state.job); // one run at a time from this page
-    setStatus(task() === "inpaint" ? "Paint the hole, then Run." : "Choose a model, then Run.", "image");
   }
 
   // ------------------------------------------------------------------ the mask
@@ -182,13 +213,25 @@
 
   function drawOp(op) {
     if (op.type === "clear") ctx.clearRect(0, 0, canvas.width, canvas.height);
-    else if (op.type === "mask") ctx.drawImage(op.canvas, 0, 0);
+    else if (op.type === "mask") {  // an uploaded mask replaces what was painted
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(op.canvas, 0, 0);
+    }
     else strokePath(op);
   }
 
   function redraw() {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     for (const op of state.ops) drawOp(op);
+    const last = state.ops[state.ops.length - 1];
+    $("undo").disabled = !state.ops.length;
+    $("redo").disabled = !state.redo.length;
+    $("clear").disabled = !state.ops.length || last.type === "clear";
+  }
+
+  function edit(op) {          // a new edit: recorded for undo, and redo's list is dropped
+    state.ops.push(op);
+    state.redo = [];
   }
 
   function pointOf(event) {
@@ -202,7 +245,7 @@
     canvas.setPointerCapture(event.pointerId);
     state.drawing = { type: "stroke", erase: state.tool === "eraser", size: Number($("brush-size").value),
                       points: [pointOf(event)] };
-    state.ops.push(state.drawing);
+    edit(state.drawing);
     strokePath(state.drawing);
   });
   canvas.addEventListener("pointermove", (event) => {
@@ -241,7 +284,8 @@
 
   function maskBlob() {
     // An uploaded mask nobody painted over goes as it is: the server reads it exactly as `restore inpaint`.
-    if (state.ops.length === 1 && state.ops[0].type === "mask") return Promise.resolve(state.ops[0].file);
+    const last = state.ops[state.ops.length - 1];
+    if (last && last.type === "mask") return Promise.resolve(last.file);
     return new Promise((resolve) => holeCanvas().canvas.toBlob(resolve, "image/png"));
   }
 
@@ -272,7 +316,7 @@
       d[i + 3] = hole ? 255 : 0;
     }
     sctx.putImageData(pixels, 0, 0);
-    state.ops = [{ type: "mask", canvas: scratch, file }];
+    edit({ type: "mask", canvas: scratch, file });
     redraw();
   }
 
@@ -285,7 +329,21 @@
   }
 
   function undo() {
-    state.ops.pop();
+    if (!state.ops.length) return;
+    state.redo.push(state.ops.pop());
+    redraw();
+  }
+
+  function redo() {
+    if (!state.redo.length) return;
+    state.ops.push(state.redo.pop());
+    redraw();
+  }
+
+  function clearMask() {
+    const last = state.ops[state.ops.length - 1];
+    if (!last || last.type === "clear") return;
+    edit({ type: "clear" });
     redraw();
   }
 
@@ -313,6 +371,7 @@
       if (reference) form.append("reference", reference, reference.name);
     }
     form.append("format", $("format").value);
+    const imageFile = state.imageFile;
     $("run").disabled = true;
     setStatus("Uploading…", "running");
     let response;
@@ -326,25 +385,47 @@
       fail(await errorOf(response));
       return;
     }
-    watch(await response.json());
+    const job = await response.json();
+    if (state.imageFile !== imageFile) {  // another image was opened during the upload
+      fetch(`/api/jobs/${job.id}`, { method: "DELETE" }).catch(() => {});
+      return;
+    }
+    watch(job, imageFile);
   }
 
   function describe(job) {
-    const what = job.task === "sr" ? "super-resolution" : "inpainting";
+    const what = job.task === "sr" ? "Super-resolution" : "Inpainting";
     if (job.state === "queued") return job.position ? `Queued: ${job.position} job(s) ahead…` : "Queued…";
-    return `Running ${what}… ${job.elapsed.toFixed(1)} s`;
+    const p = job.progress;
+    let text = `${what}`;
+    if (p && p.total) {
+      const unit = p.unit === "tile" ? "tile" : "step";
+      text += ` (${p.desc}): ${unit} ${p.done} of ${p.total}, ${Math.floor(p.percent)}%`;
+      if (p.eta !== null && p.eta !== undefined && p.done < p.total) text += `, about ${formatSeconds(p.eta)} left`;
+    } else {
+      text += "…";
+    }
+    return `${text} · ${job.elapsed.toFixed(1)} s`;
   }
 
-  function watch(job) {
-    state.job = job;
-    $("cancel").disabled = false;
-    setStatus(describe(job), "running");
+  function formatSeconds(s) {
+    if (s < 1) return "<1 s";
+    if (s < 90) return `${Math.round(s)} s`;
+    return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  }
+
+  function watch(job, imageFile) {
+    state.job = { ...job, imageFile };
+    $("cancel").hidden = false;
+    $("run").disabled = true;
+    setStatus(describe(job), "running", job.progress);
     const events = new EventSource(job.events_url);
     state.events = events;
     events.onmessage = (message) => {
+      if (state.events !== events) return;
       const update = JSON.parse(message.data);
       if (update.state === "queued" || update.state === "running") {
-        setStatus(describe(update), "running");
+        setStatus(describe(update), "running", update.progress);
         return;
       }
       events.close();
@@ -362,13 +443,15 @@
           if (update.state !== "queued" && update.state !== "running") return finish(update);
         }
       } catch (e) { /* fall through */ }
+      state.job = null;
       fail("Lost the connection to the server.");
     };
   }
 
   async function finish(job) {
-    $("cancel").disabled = true;
+    const imageFile = state.job ? state.job.imageFile : null;
     state.job = null;
+    $("cancel").hidden = true;
     if (job.state !== "done") {
       fail(job.state === "cancelled" ? `Cancelled (${job.error || "on request"}).` : job.error || job.state);
       return;
@@ -380,23 +463,57 @@
     }
     const blob = await response.blob();
     fetch(`/api/jobs/${job.id}`, { method: "DELETE" }); // the page holds the file now; free the server's copy
+    if (imageFile !== state.imageFile) return; // another image was opened meanwhile: not its result
     let shown;
     try {
       shown = await displayable(blob, job.download_name);
     } catch (e) {
-      fail(`The result cannot be shown (${e.message}); it can still be downloaded.`);
       shown = null;
     }
-    state.result = { blob, job };
-    if (shown) showResult(shown.url);
+    state.result = { blob, job, url: shown ? shown.url : null };
     const link = $("download");
     link.href = keepUrl(blob);
     link.download = job.download_name;
     link.textContent = `Download ${job.download_name} (${job.width}×${job.height}, ${mib(blob.size)})`;
-    link.hidden = false;
+    showLabel(job);
     $("metrics").textContent = metricsText(job.metrics);
+    $("result-tools").hidden = false;
+    $("use-result").disabled = !shown;
     $("run").disabled = false;
-    if (shown) setStatus(`Done in ${job.seconds.toFixed(2)} s: ${job.width}×${job.height}.`, "done");
+    if (shown) {
+      showResult(shown.url);
+      const p = job.progress;
+      const steps = p && p.total ? ` (${p.done} of ${p.total} ${p.unit}s)` : "";
+      setStatus(`Done in ${job.seconds.toFixed(2)} s${steps}: ${job.width}×${job.height}.`, "done");
+    } else {
+      fail("The result cannot be shown here; it can still be downloaded.");
+    }
+  }
+
+  // What ran and why, from the job's info: `auto`'s choice and reason as the CLI prints them.
+  function labelParts(job) {
+    const info = job.info || {};
+    const requested = info.requested || (job.task === "sr" ? "auto" : info.method);
+    let used;
+    if (job.task === "sr") {
+      used = `${info.model}, ×${info.outscale ?? info.scale}`;
+    } else {
+      used = info.method === "gan" || info.method === "vae" || info.method === "gan-vae-init"
+        ? `${info.method} search with ${info.model}` : info.method;
+    }
+    const reason = info.reason || (requested === "auto" ? "" : "chosen in the menu");
+    return { requested, used, reason };
+  }
+
+  function showLabel(job) {
+    const { requested, used, reason } = labelParts(job);
+    const label = $("result-label");
+    label.replaceChildren();
+    const what = document.createElement("b");
+    what.textContent = requested === "auto" ? `auto → ${used}` : used;
+    label.append(job.task === "sr" ? "Super-resolution: " : "Inpainting: ", what);
+    if (reason) label.append(` — ${reason}`);
+    label.hidden = false;
   }
 
   function metricsText(metrics) {
@@ -408,39 +525,67 @@
   }
 
   function showResult(url) {
-    const before = $("compare-before");
-    const after = $("compare-after");
-    before.src = state.imageUrl;
-    after.src = url;
-    before.hidden = after.hidden = false;
-    $("compare-line").hidden = false;
+    $("compare-before").src = state.imageUrl;
+    $("compare-after").src = url;
+    $("compare-frame").hidden = false;
+    $("compare-hint").hidden = false;
     $("compare").classList.remove("empty");
-    $("compare-slider").disabled = false;
     setSlider(Number($("compare-slider").value));
+    setZoom(state.zoom);
   }
 
   function setSlider(percent) {
-    $("compare-after").style.clipPath = `inset(0 0 0 ${percent}%)`;
+    $("compare-before").style.clipPath = `inset(0 ${100 - percent}% 0 0)`;
     $("compare-line").style.left = `${percent}%`;
+  }
+
+  // fit: the whole result in the panel; a number: that many screen pixels per result pixel (scrolls)
+  function setZoom(zoom) {
+    state.zoom = zoom;
+    $("zoom").value = zoom;
+    const after = $("compare-after");
+    const stage = $("compare");
+    const factor = zoom === "fit" ? 0 : Number(zoom);
+    stage.classList.toggle("zoomed", factor > 0);
+    stage.classList.toggle("pixelated", factor >= 2);
+    after.style.width = factor && after.naturalWidth ? `${after.naturalWidth * factor}px` : "";
   }
 
   function clearResult() {
     state.result = null;
-    for (const id of ["compare-before", "compare-after", "compare-line", "download"]) $(id).hidden = true;
+    $("compare-before").removeAttribute("src");
+    $("compare-after").removeAttribute("src");
+    for (const id of ["compare-frame", "compare-hint", "result-tools", "result-label"]) $(id).hidden = true;
+    $("result-label").replaceChildren();
     $("compare").classList.add("empty");
-    $("compare-slider").disabled = true;
+    $("download").removeAttribute("href");
+    $("download").removeAttribute("download");
+    $("download").textContent = "Download";
     $("metrics").textContent = "";
   }
 
-  async function cancel() {
+  // Chaining: the result (the downloaded file's exact bytes) becomes the input, e.g. inpaint then upscale.
+  async function useResult() {
+    if (!state.result) return;
+    const { blob, job } = state.result;
+    const file = new File([blob], job.download_name, { type: blob.type || job.media_type });
+    const task = job.task;
+    await openImage(file);
+    if (state.imageFile === file) {
+      setStatus(`${job.download_name} is the input now (the ${task === "sr" ? "upscaled" : "inpainted"} result).`,
+                "image");
+    }
+  }
+
+  async function cancel(reason) {
     const job = state.job;
     if (!job) return;
     if (state.events) state.events.close();
     state.events = null;
     state.job = null;
-    $("cancel").disabled = true;
+    $("cancel").hidden = true;
     await fetch(`/api/jobs/${job.id}`, { method: "DELETE" }).catch(() => {});
-    fail("Cancelled.");
+    fail(typeof reason === "string" ? `Cancelled: ${reason}.` : "Cancelled.");
   }
 
   // ------------------------------------------------------------------ wiring
@@ -450,15 +595,23 @@
   $("tool-brush").addEventListener("click", () => setTool("brush"));
   $("tool-eraser").addEventListener("click", () => setTool("eraser"));
   $("undo").addEventListener("click", undo);
-  $("clear").addEventListener("click", () => { if (state.ops.length) { state.ops.push({ type: "clear" }); redraw(); } });
+  $("redo").addEventListener("click", redo);
+  $("clear").addEventListener("click", clearMask);
   $("brush-size").addEventListener("input", (e) => { $("brush-size-value").textContent = e.target.value; });
+  $("method").addEventListener("change", showModelNotes);
+  $("sr-model").addEventListener("change", showModelNotes);
   $("run").addEventListener("click", run);
-  $("cancel").addEventListener("click", cancel);
+  $("cancel").addEventListener("click", () => cancel());
+  $("use-result").addEventListener("click", useResult);
+  $("zoom").addEventListener("change", (e) => setZoom(e.target.value));
+  $("compare-after").addEventListener("load", () => setZoom(state.zoom));
   $("compare-slider").addEventListener("input", (e) => setSlider(Number(e.target.value)));
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "z" && !(e.target instanceof HTMLInputElement)) {
+    if (!(e.ctrlKey || e.metaKey) || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    const key = e.key.toLowerCase();
+    if (key === "z" || key === "y") {
       e.preventDefault();
-      undo();
+      if (key === "y" || e.shiftKey) redo(); else undo();
     }
   });
   document.addEventListener("dragover", (e) => { e.preventDefault(); $("drop-zone").classList.add("dragging"); });
@@ -482,6 +635,7 @@
     state,
     maskBase64: async () => base64(await maskBlob()),
     resultBase64: async () => (state.result ? base64(state.result.blob) : null),
+    describe,
   };
 
   loadModels().catch((e) => fail(`Cannot reach the server: ${e.message}`));
