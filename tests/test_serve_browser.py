@@ -227,7 +227,8 @@ def inside_viewport(page, selector: str) -> dict:
     view = page.viewport_size
     assert box is not None, f"{selector} is not displayed"
     assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
-    assert box["x"] + box["width"] <= view["width"] and box["y"] + box["height"] <= view["height"], (selector, box, view)
+    right, bottom = box["x"] + box["width"], box["y"] + box["height"]
+    assert right <= view["width"] and bottom <= view["height"], (selector, box, view)
     return box
 
 

@@ -102,7 +102,8 @@
     $("sr-model-note").textContent = entry ? entry.description || "" : "";
     const method = $("method").value;
     $("method-note").textContent = method === "auto"
-      ? "auto (as restore inpaint): a prior where the image is in its domain (faces, small gray images), else the best classical method"
+      ? "auto (as restore inpaint): a prior where the image is in its domain (faces, small gray images), "
+        + "else the best classical method"
       : m.inpaint.classical.includes(method) ? "classical: no model, fast" : "a latent search over a generative prior";
   }
 
@@ -607,7 +608,8 @@
   $("compare-after").addEventListener("load", () => setZoom(state.zoom));
   $("compare-slider").addEventListener("input", (e) => setSlider(Number(e.target.value)));
   document.addEventListener("keydown", (e) => {
-    if (!(e.ctrlKey || e.metaKey) || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+    if (!(e.ctrlKey || e.metaKey) || typing) return;
     const key = e.key.toLowerCase();
     if (key === "z" || key === "y") {
       e.preventDefault();
