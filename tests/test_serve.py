@@ -292,7 +292,9 @@ def test_page_job_polling_result_and_delete(server):
 
 
 def _run_page_job(server, task, files, fields, timeout=60):
-    """Submit a page job, poll it to its end; every status seen (the last is the finished job's)."""
+    """Submit a page job, poll it to its end, delete it; every status seen (the last is the finished job's)."""
+    from restore.serve.client import request
+
     reply = post(server, f"/api/jobs/{task}", files, fields)
     assert reply.status == 202, reply.body[:300]
     seen = [reply.json()]
@@ -301,6 +303,7 @@ def _run_page_job(server, task, files, fields, timeout=60):
         time.sleep(0.05)
         seen.append(get_json(server, seen[-1]["status_url"])[1])
     assert seen[-1]["state"] == "done", seen[-1]
+    assert request("DELETE", api(server, seen[-1]["status_url"])).status == 200  # no result left behind
     return seen
 
 
