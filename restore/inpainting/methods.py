@@ -3,8 +3,9 @@
 #: latent search over a generative prior (Yeh et al. 2017): a DCGAN, a VAE decoder, or the DCGAN
 #: started from the VAE encoder's code.
 SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
-#: classical baselines: OpenCV Telea and Navier-Stokes, scikit-image biharmonic.
-CLASSICAL_METHODS = ("telea", "ns", "biharmonic")
+#: classical methods: OpenCV Telea and Navier-Stokes, scikit-image biharmonic, and OpenCV contrib's
+#: ``xphoto.inpaint``: frequency-selective reconstruction (fast and best) and shift-map.
+CLASSICAL_METHODS = ("telea", "ns", "biharmonic", "fsr-fast", "fsr-best", "shiftmap")
 METHODS = SEMANTIC_METHODS + CLASSICAL_METHODS
 #: what ``--method`` accepts: ``auto`` (a prior only for images in its domain, else the best classical
 #: method; :class:`restore.pipelines.inpainting.AutoInpainter`) and every method above.
