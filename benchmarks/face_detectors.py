@@ -17,6 +17,7 @@ Usage:
     python benchmarks/face_detectors.py --detector skimage-lbp                       # no extra package
     PYTHONPATH=/tmp/cv4 python benchmarks/face_detectors.py --detector opencv4-haar  # opencv-python-headless<5
     PYTHONPATH=/tmp/dlib python benchmarks/face_detectors.py --detector dlib-hog     # dlib-bin
+    PYTHONPATH=/tmp/mp python benchmarks/face_detectors.py --detector mediapipe      # mediapipe==0.10.14 --no-deps
     python benchmarks/face_detectors.py --table                                      # the table of all
     python benchmarks/face_detectors.py --framing                                    # crop framing
 
@@ -89,6 +90,17 @@ def make_detector(name: str):
 
         hog = dlib.get_frontal_face_detector()
         return lambda rgb: len(hog(np.ascontiguousarray(rgb), 0))
+    if name.startswith("mediapipe"):  # mediapipe[-full][:CONFIDENCE]; BlazeFace, bundled in mediapipe<=0.10.14
+        import mediapipe as mp
+
+        name, _, confidence = name.partition(":")
+        blazeface = mp.solutions.face_detection.FaceDetection(model_selection=int(name == "mediapipe-full"),
+                                                               min_detection_confidence=float(confidence or 0.5))
+
+        def detect(rgb):
+            found = blazeface.process(np.ascontiguousarray(rgb)).detections
+            return len(found or ())
+        return detect
     raise SystemExit(f"unknown detector {name!r}")
 
 
@@ -179,7 +191,8 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--detector", help="skimage-lbp, opencv4-haar, opencv4-haar-alt2, dlib-hog; "
+    ap.add_argument("--detector", help="skimage-lbp, opencv4-haar, opencv4-haar-alt2, dlib-hog, mediapipe, mediapipe-full "
+                                       "(mediapipe[-full]:C sets the minimum confidence, default 0.5); "
                                        "opencv4-haar:N sets minNeighbors (default 5); A+B: B where A finds none")
     ap.add_argument("--limit", type=int, help="first N held-out faces only")
     ap.add_argument("--table", action="store_true", help="print the table of all measured detectors")
