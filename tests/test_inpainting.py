@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from restore import archs
@@ -325,3 +326,26 @@ def test_snapshots_equal_shorter_searches(tiny_gan):
             torch.testing.assert_close(a, b)
         assert torch.equal(snap.restart, short.restart)
         torch.testing.assert_close(snap.trace["total"], short.trace["total"])
+
+
+def test_crops_come_back_through_the_first_sr_scale_that_reaches_them():
+    calls = []
+
+    def fake_sr(scale):
+        def up(x):
+            calls.append(scale)
+            return F.interpolate(x, scale_factor=scale, mode="nearest")
+        return up
+
+    y = torch.rand(1, 3, 160, 160)
+    known = torch.ones(1, 1, 160, 160)
+    known[..., 60:90, 60:90] = 0
+    upscalers = {2: fake_sr(2), 4: fake_sr(4)}
+    fill, info = crop.fill_any_size(y, known, lambda t, k: torch.full_like(t, 0.5), 32, upscalers=upscalers,
+                                    box=crop.CropBox(top=20, left=20, size=100))
+    assert calls == [4] and info["upscale"] == "sr-x4, resized 128->100"  # x2 gives 64 < 100
+    assert fill.shape == y.shape and torch.allclose(fill[..., 20:120, 20:120], torch.tensor(0.5))
+    _, info = crop.fill_any_size(y, known, lambda t, k: t, 32, upscalers=upscalers, box=crop.CropBox(20, 20, 64))
+    assert calls == [4, 2] and info["upscale"] == "sr-x2"
+    _, info = crop.fill_any_size(y, known, lambda t, k: t, 32, upscalers={}, box=crop.CropBox(20, 20, 100))
+    assert info["upscale"] == "bicubic"

@@ -115,7 +115,8 @@ def fill_any_size(target: torch.Tensor, known: torch.Tensor, fill_fn: Callable, 
         resolution: the prior's side ``r``.
         margin: context around the hole, as a fraction of the hole's larger side.
         upscalers: ``{scale: sr_fn}`` super-resolution functions ``(1, C, r, r) -> (1, C, r*s, r*s)``;
-            used when the crop is exactly ``scale`` times the resolution.
+            a crop larger than ``r`` comes back through :func:`sr_scale_for`'s scale, then an antialiased
+            resize to its side (without upscalers: bicubic).
         box: the square to fill (e.g. a detected face framed as the prior's training crops); ``None``:
             :func:`plan_crop` around the hole.
 
@@ -130,9 +131,28 @@ def fill_any_size(target: torch.Tensor, known: torch.Tensor, fill_fn: Callable, 
     crop_y = cut(target, box)
     crop_known = cut(known, box, fill_value=0.0)
     small = fill_fn(resize(crop_y, resolution, "bilinear"), resize_known(crop_known, resolution))
-    scale = box.size // resolution
-    if upscalers and box.size == scale * resolution and scale in upscalers:
-        back, how = upscalers[scale](small).clamp(0, 1), f"sr-x{scale}"
-    else:
+    scale = sr_scale_for(box.size, resolution, upscalers or {})
+    if scale is None:
         back, how = resize(small, box.size), "bicubic"
+    else:  # SR to the first shipped scale that reaches the crop, then an antialiased resize to its exact side
+        up = upscalers[scale](small).clamp(0, 1)
+        back = resize(up, box.size)
+        how = f"sr-x{scale}" if box.size == scale * resolution else f"sr-x{scale}, resized {up.shape[-1]}->{box.size}"
     return paste(target, back, box), {"crop": box.as_dict(), "upscale": how}
+
+
+def sr_scale_for(side: int, resolution: int, upscalers: dict[int, Callable]) -> int | None:
+    """The SR scale that brings a ``resolution`` fill back to a ``side``-pixel crop: the smallest one whose
+    output reaches ``side`` (the largest when none does); ``None`` when the crop is no larger than the fill
+    or there are no upscalers (then plain resizing does it).
+
+    Example:
+        >>> sr_scale_for(200, 64, {2: None, 4: None}), sr_scale_for(100, 64, {2: None, 4: None})
+        (4, 2)
+        >>> sr_scale_for(64, 64, {2: None}), sr_scale_for(900, 64, {2: None, 4: None}), sr_scale_for(200, 64, {})
+        (None, 4, None)
+    """
+    if side <= resolution or not upscalers:
+        return None
+    reaching = [s for s in sorted(upscalers) if s * resolution >= side]
+    return reaching[0] if reaching else max(upscalers)
