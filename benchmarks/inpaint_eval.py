@@ -195,7 +195,8 @@ def save_cell(cells: Path, kind: str, name: str, fingerprint: dict, metrics: dic
 
 def build_inpainters(methods, gan_name, vae_name, settings) -> tuple[dict, dict]:
     from restore.errors import RestoreError
-    from restore.pipelines.inpainting import Inpainter, load_prior
+    from restore.pipelines.inpainting import Inpainter
+    from restore.pipelines.priors import load_prior
 
     models, skipped = {}, {}
     for task, name in (("gan", gan_name), ("vae", vae_name)):

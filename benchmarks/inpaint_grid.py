@@ -137,7 +137,8 @@ def main(argv=None) -> int:
 
     from restore.device import describe_device
     from restore.io import atomic_write_bytes
-    from restore.pipelines.inpainting import Inpainter, load_prior
+    from restore.pipelines.inpainting import Inpainter
+    from restore.pipelines.priors import load_prior
 
     spec = DATASETS[args.data]
     data = load_eval_data(args.data, args.limit)

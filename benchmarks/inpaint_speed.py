@@ -2,7 +2,7 @@
 
 For each prior (``fashion-dcgan`` 32x32 gray, ``faces64-dcgan`` 64x64 RGB), method (``gan``: random starts;
 ``gan-vae-init``: from the companion VAE's start, what ``auto`` uses on faces) and precision (fp32, bf16
-autocast), with the method's CPU defaults (:data:`restore.pipelines.inpainting.SEARCH_DEFAULTS`: steps x
+autocast), with the method's CPU defaults (:data:`restore.pipelines.priors.SEARCH_DEFAULTS`: steps x
 restarts) and a centre hole of half the side:
 
 * ``one (warm)``: one image through a loaded :class:`restore.pipelines.Inpainter` (median of ``--repeat``);

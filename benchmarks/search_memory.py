@@ -26,7 +26,7 @@ def rss_gb() -> float:
 def main(argv=None) -> int:
     from restore.inpainting import semantic
     from restore.io import atomic_write_bytes
-    from restore.pipelines.inpainting import load_prior, search_network
+    from restore.pipelines.priors import load_prior, search_network
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=2)

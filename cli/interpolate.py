@@ -86,7 +86,7 @@ def _run_between(args) -> int:
     from restore.device import precision_name
     from restore.errors import RestoreError
     from restore.io import read_image, write_image
-    from restore.pipelines.inpainting import _to_channels
+    from restore.pipelines.priors import to_channels
     from restore.pipelines.sampling import image_grid, interpolate_latents
 
     for flag, value in (("--steps", args.steps), ("--rows", args.rows)):
@@ -99,7 +99,7 @@ def _run_between(args) -> int:
     images = [read_image(p) for p in args.between]  # missing or broken inputs: one line, before the model loads
     projector = projector_from_args(args, args.model)
     print(f"restore interpolate: {projector!r}", file=sys.stderr)
-    ends = torch.cat([_to_channels(projector.prepare(im.tensor), projector.channels) for im in images])
+    ends = torch.cat([to_channels(projector.prepare(im.tensor), projector.channels) for im in images])
     projector.project(ends)  # both at once: images x restarts in one batch
     codes, losses = projector.last_codes, projector.last_loss
     path_codes = interpolate_latents(codes[:1], codes[1:], n, spherical=projector.spherical)[0]

@@ -99,7 +99,7 @@ def test_a_hole_in_a_face_uses_the_face_prior_on_a_crop_around_the_face(astronau
 
 
 def test_faces_search_from_the_face_vaes_start_with_its_budget_or_from_random_starts_without_it(face64):
-    from restore.pipelines.inpainting import SEARCH_DEFAULTS
+    from restore.pipelines.priors import SEARCH_DEFAULTS
 
     known = _known(64, 64, 16, 48, 16, 48)
     auto = AutoInpainter(device="cpu")

@@ -269,7 +269,7 @@ def test_inpainter_from_pretrained_errors():
 
 
 def test_default_budget_follows_the_searchs_start(tiny_gan, tiny_vae):
-    from restore.pipelines.inpainting import SEARCH_DEFAULTS
+    from restore.pipelines.priors import SEARCH_DEFAULTS
     from restore.pipelines.projection import Projector
 
     def budget(x):

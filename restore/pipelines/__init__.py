@@ -7,6 +7,7 @@ Exports are lazy (``torch`` and friends load on first use):
 * :class:`Inpainter` (:mod:`restore.pipelines.inpainting`): inpainting over GAN/VAE priors.
 * :class:`Sampler` (:mod:`restore.pipelines.sampling`): samples and latent interpolation.
 * :class:`Projector` (:mod:`restore.pipelines.projection`): real images -> prior codes (iGAN projection).
+* :mod:`restore.pipelines.priors`: the priors' defaults, loading, search budgets (:data:`SEARCH_DEFAULTS`).
 * :func:`to_tensor` (:mod:`restore.convert`): PIL / numpy / tensor in, restorer back.
 
 Example:

@@ -13,7 +13,7 @@ resolution, see :mod:`restore.inpainting.crop`) and any channel count: a gray pr
 image through its luma (Poisson blending takes the colour from the hole's border), an RGB prior fills a
 gray image through a replicated gray and gives the luma back. Alpha is passed through untouched.
 
-Defaults depend on the device and the search's start (:data:`SEARCH_DEFAULTS`): on a CPU ``steps=50,
+Defaults depend on the device and the search's start (:data:`restore.pipelines.priors.SEARCH_DEFAULTS`): on a CPU ``steps=50,
 restarts=4`` from random starts and ``steps=50, restarts=1`` from an encoder's start (``gan-vae-init``)
 (0.77 and 0.23 s per 64x64 face in batches of 50 on a 2-core CPU), on CUDA ``steps=1000, restarts=16``.
 
@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from typing import Callable
@@ -41,21 +40,12 @@ from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import blending, classical, crop, masks, semantic
 from ..inpainting.methods import METHODS, SEMANTIC_METHODS
+# Prior loading, search defaults and budgets live in .priors; imported here under their names too
+# (``from restore.pipelines.inpainting import SEARCH_DEFAULTS, load_prior`` keeps working).
+from .priors import (PREFERRED, SEARCH_DEFAULTS, companion_vae, default_model, load_prior,  # noqa: F401
+                     search_budget, search_network, to_channels)
 
 BLENDS = ("poisson", "none")
-#: (steps, restarts) of a latent search by its start and the device type. On a CPU the steps x restarts grid's
-#: picks on 200 held-out faces, centre hole (benchmarks/results/inpaint_faces_grid.json, the cheapest cell within
-#: 5% of the best LPIPS, 200 x 4 random at 0.0488): from an encoder's start 50 x 1 (0.0507 at 0.21 s/image
-#: in a batch), from random starts 50 x 4 (0.0509 at 0.73 s). Projection (every pixel known) keeps 100 x 4, the
-#: setting its reconstruction figures were measured at. GPU values: the paper's regime, not measured here.
-SEARCH_DEFAULTS = {
-    "random": {"cpu": (50, 4), "cuda": (1000, 16), "mps": (300, 8)},
-    "encoder": {"cpu": (50, 1), "cuda": (1000, 16), "mps": (300, 8)},
-    "projection": {"cpu": (100, 4), "cuda": (1000, 16), "mps": (300, 8)},
-}
-#: Registry names preferred when no model is named (first one shipped wins): with ``--method gan`` and no
-#: ``--model``, the face prior; ``auto`` chooses by the image (:class:`AutoInpainter`).
-PREFERRED = {"gan": ("faces64-dcgan", "fashion-dcgan"), "vae": ("faces64-vae", "fashion-vae")}
 #: The priors ``auto`` uses, by domain. Faces search from the face VAE's start (``gan-vae-init``) when it is
 #: shipped: on the grid it reaches a random start's LPIPS in a third of the time (50 x 1 at 0.0507, 0.21 s/image,
 #: against 50 x 4 at 0.0509, 0.73 s).
@@ -69,63 +59,6 @@ CLASSICAL_FOR_HOLES, CLASSICAL_FOR_SCATTERED = "telea", "biharmonic"
 SCATTERED_DISTANCE = 2.0
 
 
-def default_model(task: str) -> str:
-    """The registry name used when none is given: the first shipped of :data:`PREFERRED`, else any."""
-    from ..registry import list_models
-
-    shipped = [e.name for e in list_models(task)]
-    for name in PREFERRED.get(task, ()):
-        if name in shipped:
-            return name
-    if shipped:
-        return shipped[0]
-    raise RestoreError(f"no {task} model is shipped yet (train one with `restore train "
-                       f"{'dcgan' if task == 'gan' else 'vae'}`, or pass a .safetensors path)")
-
-
-def companion_vae(gan_name: str) -> str:
-    """The VAE trained on the same data as a registered GAN (``x-dcgan`` -> ``x-vae``), else the default."""
-    from ..registry import list_models
-
-    guess = gan_name.replace("-dcgan", "-vae")
-    return guess if guess in {e.name for e in list_models("vae")} else default_model("vae")
-
-
-def load_prior(name_or_path, task: str) -> tuple[nn.Module, str]:
-    """``(model, registry name)`` of a ``"gan"`` (DCGAN) or ``"vae"`` prior; ``None``: the shipped default."""
-    from ..registry import load_model
-
-    name_or_path = name_or_path or default_model(task)
-    model, info = load_model(name_or_path, task=task)
-    wanted = {"gan": "dcgan", "vae": "vae"}[task]
-    if info["arch"] != wanted:
-        raise RestoreError(f"{name_or_path}: a {info['arch']} model cannot serve as a {task} prior "
-                           f"(expected {wanted})")
-    return model, info["name"]
-
-
-def search_network(model: nn.Module, device: torch.device) -> nn.Module:
-    """The copy of a prior that a latent search runs: eval mode, BatchNorm folded into the convolutions
-    (:func:`restore.archs.fusion.fold_batchnorm`; the faces64 search step is ~14% faster in bf16) and
-    channels_last, oneDNN's fast layout (~15% more); the caller's ``model`` is left as it was."""
-    from ..archs.fusion import fold_batchnorm
-
-    return fold_batchnorm(copy.deepcopy(model)).to(device, memory_format=torch.channels_last)
-
-
-def search_budget(device: torch.device, steps: int | None, restarts: int | None,
-                  start: str = "random") -> tuple[int, int]:
-    """``(steps, restarts)`` of a latent search: the given ones, else :data:`SEARCH_DEFAULTS` for the search's
-    ``start`` (``"random"``, ``"encoder"`` or ``"projection"``) and the device."""
-    table = SEARCH_DEFAULTS[start]
-    default_steps, default_restarts = table.get(device.type, table["cpu"])
-    steps = int(default_steps if steps is None else steps)
-    restarts = int(default_restarts if restarts is None else restarts)
-    if steps < 0 or restarts < 1:
-        raise RestoreError(f"steps must be >= 0 and restarts >= 1 (got {steps}, {restarts})")
-    return steps, restarts
-
-
 def _checked_inputs(target: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B, 1|3, H, W)`` images and their ``(B, 1, H, W)`` known map checked, as float on the host."""
     if target.dim() != 4 or target.shape[1] not in (1, 3):
@@ -136,17 +69,6 @@ def _checked_inputs(target: torch.Tensor, known: torch.Tensor) -> tuple[torch.Te
     for i in range(known.shape[0]):
         masks.check_known(known[i], name=f"mask of image {i}")
     return target, known
-
-
-def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """Gray <-> RGB for a prior of another channel count (luma via kornia, gray replicated)."""
-    import kornia
-
-    if x.shape[1] == channels:
-        return x
-    if channels == 1:
-        return kornia.color.rgb_to_grayscale(x)
-    return x.expand(-1, 3, -1, -1)
 
 
 class Inpainter:
@@ -305,7 +227,7 @@ class Inpainter:
     # ------------------------------------------------------------------ internals
     def _fill(self, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """The prior's fill G(z*) for images already at its resolution, in the images' channels."""
-        y = _to_channels(target, self.channels).to(self.device)
+        y = to_channels(target, self.channels).to(self.device)
         k = known.to(self.device)
         settings = dict(steps=self.steps, restarts=self.restarts, lam=self.lam, lr=self.lr, window=self.window,
                         seed=self.seed, dtype=self.dtype)
@@ -331,7 +253,7 @@ class Inpainter:
             self.last_trace[key].extend(result.best_trace(key).T)
         self._losses.extend(float(v) for v in result.loss.cpu())
         self._restarts.extend(int(v) for v in result.restart)
-        return _to_channels(result.fill.float().cpu(), target.shape[1]).clamp(0, 1)
+        return to_channels(result.fill.float().cpu(), target.shape[1]).clamp(0, 1)
 
     def _sr_upscalers(self) -> dict[int, Callable]:
         """``{scale: fn}`` for shipped SR models, loaded on first use (the crop path calls them rarely)."""

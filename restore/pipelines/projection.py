@@ -48,8 +48,8 @@ from torch import nn
 from ..device import autocast, precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import semantic
-from .inpainting import _to_channels, companion_vae, default_model, load_prior, search_budget, search_network
-from .sampling import _is_spherical, generate
+from .priors import companion_vae, default_model, is_spherical, load_prior, search_budget, search_network, to_channels
+from .sampling import generate
 
 INITS = ("random", "encoder")
 PIXEL_LOSSES = ("l1", "mse")
@@ -132,7 +132,7 @@ class Projector:
         vae: the encoder for ``init="encoder"`` over a DCGAN (same resolution and channels); a VAE
             prior uses its own encoder.
         steps, restarts: Adam steps and restarts (``None``: by device, as
-            :data:`restore.pipelines.inpainting.SEARCH_DEFAULTS` ``["projection"]``: 100 x 4 on a CPU, 1000 x 16
+            :data:`restore.pipelines.priors.SEARCH_DEFAULTS` ``["projection"]``: 100 x 4 on a CPU, 1000 x 16
             on CUDA).
         lpips_weight: weight of LPIPS (alex) in the loss; 0 leaves LPIPS out (never loaded).
         pixel: ``"l1"`` (default) or ``"mse"``, the mean over pixels on the [-1, 1] scale.
@@ -174,7 +174,7 @@ class Projector:
                                    f"GAN prior ({prior.channels}x{prior.resolution}x{prior.resolution})")
         self.vae = search_network(vae, self.device) if vae is not None and not self.is_vae else None
         self.resolution, self.channels, self.nz = prior.resolution, prior.channels, prior.nz
-        self.spherical = _is_spherical(prior)
+        self.spherical = is_spherical(prior)
         self.lpips_weight, self.pixel, self.init = float(lpips_weight), pixel, init
         self.lr, self.init_noise, self.seed, self.progress = float(lr), float(init_noise), seed, progress
         self.dtype = resolve_precision(precision, self.device)
@@ -236,7 +236,7 @@ class Projector:
     def project(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` in [0, 1] (C = 1 or 3, any size) -> reconstructions ``(B, C, res, res)`` on the host."""
         x = self.prepare(images)
-        y = _to_channels(x, self.channels).contiguous().to(self.device)
+        y = to_channels(x, self.channels).contiguous().to(self.device)
         z_init = self._encoder_codes(y) if self.init == "encoder" else None
         bar = None
         callback = None
@@ -257,7 +257,7 @@ class Projector:
         self.last_codes = result.z.float().cpu()
         self.last_loss = result.loss.float().cpu()
         self.last_trace = result.best_trace("total").T.contiguous()
-        return _to_channels(result.fill.float().cpu(), images.shape[1]).clamp(0, 1)
+        return to_channels(result.fill.float().cpu(), images.shape[1]).clamp(0, 1)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes ``(N, nz)`` -> the prior's images ``(N, channels, res, res)`` in [0, 1] on the host."""

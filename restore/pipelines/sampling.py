@@ -16,6 +16,7 @@ from torch import nn
 
 from ..device import autocast, resolve_precision
 from ..errors import RestoreError
+from .priors import is_spherical
 
 
 def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, *, spherical: bool) -> torch.Tensor:
@@ -48,10 +49,6 @@ def generate(model: nn.Module, z: torch.Tensor, device: torch.device, dtype: tor
     with autocast(device, dtype):
         images = torch.cat([model.generate(chunk) for chunk in z.split(256)])
     return images.float().clamp(0, 1).cpu()
-
-
-def _is_spherical(model: nn.Module) -> bool:
-    return getattr(model, "prior", "gaussian") == "gaussian"
 
 
 class Sampler:
@@ -111,5 +108,5 @@ class Sampler:
             raise RestoreError("interpolation needs at least 1 row and 2 steps")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.model.sample_latent(2 * rows, generator=gen, device=self.device)
-        path = interpolate_latents(z[:rows], z[rows:], steps, spherical=_is_spherical(self.model))
+        path = interpolate_latents(z[:rows], z[rows:], steps, spherical=is_spherical(self.model))
         return self._generate(path.reshape(rows * steps, -1))
