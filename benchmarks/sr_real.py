@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "conditions with clean inputs losing <= 0.02 dB), then rescore auto with the shipped ones "
                          "and write the summary JSON")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/sr_real_x4.json)")
+    ap.add_argument("--add-to", metavar="SUMMARY_JSON",
+                    help="run only --models and add their columns to this earlier result (same images and "
+                         "degradations; its bicubic column must match this run's), written to --out or back to it")
     args = ap.parse_args(argv)
     if args.calibrate:
         return calibrate(args.calibrate, args.out, args.markdown)
@@ -216,7 +219,9 @@ def main(argv: list[str] | None = None) -> dict:
               "s_per_image": speed, "summary": summary}
     if args.per_image:  # scores and measures of every input: `auto_scores` re-runs the choice offline
         result["per_image"] = per_image
-    out = Path(args.out or Path(__file__).resolve().parent / "results" / "sr_real_x4.json")
+    if args.add_to:
+        result = add_columns(json.loads(Path(args.add_to).read_text()), result)
+    out = Path(args.out or args.add_to or Path(__file__).resolve().parent / "results" / "sr_real_x4.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
@@ -225,6 +230,28 @@ def main(argv: list[str] | None = None) -> dict:
     if args.markdown:
         print(markdown(result))
     return result
+
+
+def add_columns(earlier: dict, new: dict) -> dict:
+    """``earlier`` with ``new``'s model columns added (before ``auto``), after checking that both ran the same
+    inputs: the same images, and bicubic within 0.001 dB / 0.0001 LPIPS on every degradation ``new`` ran."""
+    if (earlier["images"], earlier["max_side"], earlier["val"]) != (new["images"], new["max_side"], new["val"]):
+        raise SystemExit("sr_real: --add-to: the earlier result ran other images (images, max side or folder differ)")
+    for condition, by_model in new["summary"].items():
+        if condition not in earlier["summary"]:
+            raise SystemExit(f"sr_real: --add-to: the earlier result has no {condition!r} row")
+        old, now = earlier["summary"][condition]["bicubic"], by_model["bicubic"]
+        if abs(old["psnr_y"] - now["psnr_y"]) > 1e-3 or abs(old["lpips"] - now["lpips"]) > 1e-4:
+            raise SystemExit(f"sr_real: --add-to: bicubic differs on {condition} ({old} vs {now}): not the same inputs")
+        row = earlier["summary"][condition]
+        auto = row.pop("auto", None)
+        row.update({m: v for m, v in by_model.items() if m != "bicubic"})
+        if auto is not None:
+            row["auto"] = auto
+    earlier["models"] = [*earlier["models"], *(m for m in new["models"] if m not in earlier["models"])]
+    earlier["s_per_image"].update(new["s_per_image"])
+    earlier.setdefault("commands_added", []).append(new["command"])
+    return earlier
 
 
 def calibrate(per_image_json: str, out: str | None, show_markdown: bool) -> dict:
@@ -264,7 +291,7 @@ def markdown(result: dict) -> str:
     labels = list(next(iter(result["summary"].values())))
     lines = ["| input | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for condition, by_model in result["summary"].items():
-        cells = [f"{by_model[m]['psnr_y']:.2f} / {by_model[m]['lpips']:.3f}" for m in labels]
+        cells = [f"{by_model[m]['psnr_y']:.2f} / {by_model[m]['lpips']:.3f}" if m in by_model else "-" for m in labels]
         lines.append(f"| {condition} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
