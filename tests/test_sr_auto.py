@@ -117,3 +117,12 @@ def test_cli_auto_prints_one_line_per_image_with_the_reason(tmp_path, capsys, mo
     assert f"clean.png: {two_models[0]} (clean input" in err
     assert f"web.jpg: {two_models[1]} (JPEG quality 40 < 80" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clean_x2.png", "web_x2.jpg"]
+
+
+def test_auto_resolver_run_says_which_model_and_why(two_models, lr):
+    auto = AutoSuperResolver(scale=2, models=two_models, device="cpu", precision="fp32")
+    noisy = apply_benchmark_degradation(lr, "noise15", seed=0)
+    result = auto.run(noisy)
+    assert torch.equal(result.image, auto(noisy)) and result.model == "real-x2"  # the card's name of the chosen file
+    assert result.reason == auto.last_choice.reason and "noise sigma" in result.reason
+    assert result.measures == auto.last_choice.measures and result.stats["tiles"] >= 1

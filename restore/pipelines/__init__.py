@@ -9,6 +9,7 @@ Exports are lazy (``torch`` and friends load on first use):
 * :class:`Projector` (:mod:`restore.pipelines.projection`): real images -> prior codes (iGAN projection).
 * :mod:`restore.pipelines.priors`: the priors' defaults, loading, search budgets (:data:`SEARCH_DEFAULTS`).
 * :func:`to_tensor` (:mod:`restore.convert`): PIL / numpy / tensor in, restorer back.
+* :class:`InpaintResult`, :class:`SRResult` (:mod:`restore.pipelines.results`): what ``run()`` returns.
 
 Example:
     >>> from restore.pipelines import SuperResolver  # doctest: +SKIP
@@ -26,6 +27,8 @@ _EXPORTS = {
     "Sampler": "restore.pipelines.sampling",
     "Projector": "restore.pipelines.projection",
     "to_tensor": "restore.convert",
+    "InpaintResult": "restore.pipelines.results",
+    "SRResult": "restore.pipelines.results",
 }
 
 __all__ = list(_EXPORTS)

@@ -13,9 +13,10 @@ resolution, see :mod:`restore.inpainting.crop`) and any channel count: a gray pr
 image through its luma (Poisson blending takes the colour from the hole's border), an RGB prior fills a
 gray image through a replicated gray and gives the luma back. Alpha is passed through untouched.
 
-Defaults depend on the device and the search's start (:data:`restore.pipelines.priors.SEARCH_DEFAULTS`): on a CPU ``steps=50,
-restarts=4`` from random starts and ``steps=50, restarts=1`` from an encoder's start (``gan-vae-init``)
-(0.77 and 0.23 s per 64x64 face in batches of 50 on a 2-core CPU), on CUDA ``steps=1000, restarts=16``.
+Defaults depend on the device and the search's start (:data:`restore.pipelines.priors.SEARCH_DEFAULTS`):
+on a CPU ``steps=50, restarts=4`` from random starts and ``steps=50, restarts=1`` from an encoder's start
+(``gan-vae-init``) (0.77 and 0.23 s per 64x64 face in batches of 50 on a 2-core CPU), on CUDA ``steps=1000,
+restarts=16``.
 
 Example:
     >>> import numpy as np
@@ -44,6 +45,7 @@ from ..inpainting.methods import METHODS, SEMANTIC_METHODS
 # (``from restore.pipelines.inpainting import SEARCH_DEFAULTS, load_prior`` keeps working).
 from .priors import (PREFERRED, SEARCH_DEFAULTS, companion_vae, default_model, load_prior,  # noqa: F401
                      search_budget, search_network, to_channels)
+from .results import InpaintResult
 
 BLENDS = ("poisson", "none")
 #: The priors ``auto`` uses, by domain. Faces search from the face VAE's start (``gan-vae-init``) when it is
@@ -71,7 +73,57 @@ def _checked_inputs(target: torch.Tensor, known: torch.Tensor) -> tuple[torch.Te
     return target, known
 
 
-class Inpainter:
+class BaseInpainter:
+    """What every inpainter offers (:class:`Inpainter`, :class:`AutoInpainter`): ``(image, mask)`` -> the same
+    type back, :meth:`run` for the image with how it was made, and the tensor-level :meth:`inpaint`.
+
+    Example:
+        >>> import numpy as np
+        >>> image = np.full((24, 24, 3), 90, np.uint8); mask = np.zeros((24, 24), np.uint8); mask[8:16, 8:16] = 255
+        >>> result = AutoInpainter().run(image, mask)
+        >>> result.image.shape, result.method, result.model
+        ((24, 24, 3), 'telea', None)
+        >>> result.reason
+        'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes'
+    """
+
+    method: str
+    name: str
+    last_info: list[dict]
+    last_trace: dict
+
+    def inpaint(self, target: torch.Tensor, known: torch.Tensor,
+                boxes: list[crop.CropBox | None] | None = None) -> torch.Tensor:
+        """``(B, C, H, W)`` in [0, 1] and known map ``(B, 1, H, W)`` -> inpainted ``(B, C, H, W)`` on the host."""
+        raise NotImplementedError
+
+    def __call__(self, image, mask, *, invert_mask: bool = False):
+        """Inpaint ``image`` (PIL, numpy or tensor) where ``mask`` marks the hole; returns ``image``'s type.
+
+        ``mask`` (PIL, numpy, tensor) follows the IOPaint convention and is resized (nearest) to the image.
+        """
+        return self.run(image, mask, invert_mask=invert_mask).image
+
+    def run(self, image, mask, *, invert_mask: bool = False) -> InpaintResult:
+        """As ``__call__``, returning a :class:`restore.pipelines.results.InpaintResult`: the image (its type
+        preserved), per image the method, prior and ``auto``'s reason, the search's trace and the seconds."""
+        from ..convert import to_tensor
+
+        colour, alpha, restore_type = to_tensor(image)
+        known = masks.mask_to_known(mask, tuple(colour.shape[-2:]), invert=invert_mask)
+        start = time.perf_counter()
+        out = self.inpaint(colour, known.expand(colour.shape[0], -1, -1, -1))
+        seconds = time.perf_counter() - start
+        info = [{"method": self.method, "model": self._model_name(), "reason": None, **i} for i in self.last_info]
+        trace = {k: v for k, v in self.last_trace.items() if v}  # a classical method leaves empty lists
+        return InpaintResult(restore_type(out, alpha), info, trace, seconds)
+
+    def _model_name(self) -> str | None:
+        """The prior's name in :meth:`run`'s info (``None``: classical); ``auto`` fills it per image."""
+        return None if self.method in classical.CLASSICAL_METHODS else self.name
+
+
+class Inpainter(BaseInpainter):
     """Fill holes with a generative prior or a classical method; ``(image, mask)`` -> same type back.
 
     Args:
@@ -141,12 +193,13 @@ class Inpainter:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, method: str = "gan", *,
-                        vae: str | os.PathLike | None = None, **kwargs) -> "Inpainter":
+                        vae: str | os.PathLike | None = None, **kwargs) -> "BaseInpainter":
         """Load the prior(s) for ``method`` by registry name or ``.safetensors`` path.
 
         ``name_or_path`` is the GAN for ``gan``/``gan-vae-init`` and the VAE for ``vae`` (``None``:
         the shipped default); ``vae`` names the encoder for ``gan-vae-init`` (default: the VAE trained
-        on the GAN's data). Classical methods load nothing.
+        on the GAN's data). Classical methods load nothing. ``method="auto"`` with no model gives an
+        :class:`AutoInpainter` (which holds the inpainters it chooses between).
 
         Raises:
             RestoreError: unknown model (the message lists the shipped ones), tampered weights, wrong kind.
@@ -174,18 +227,6 @@ class Inpainter:
         return cls(method, gan_model, vae_model, name=name, **kwargs)
 
     # ------------------------------------------------------------------ public entry points
-    def __call__(self, image, mask, *, invert_mask: bool = False):
-        """Inpaint ``image`` (PIL, numpy or tensor) where ``mask`` marks the hole; returns ``image``'s type.
-
-        ``mask`` (PIL, numpy, tensor) follows the IOPaint convention and is resized (nearest) to the image.
-        """
-        from ..convert import to_tensor
-
-        colour, alpha, restore_type = to_tensor(image)
-        known = masks.mask_to_known(mask, tuple(colour.shape[-2:]), invert=invert_mask)
-        out = self.inpaint(colour, known.expand(colour.shape[0], -1, -1, -1))
-        return restore_type(out, alpha)
-
     def inpaint(self, target: torch.Tensor, known: torch.Tensor,
                 boxes: list[crop.CropBox | None] | None = None) -> torch.Tensor:
         """``(B, C, H, W)`` in [0, 1] and known map ``(B, 1, H, W)`` -> inpainted ``(B, C, H, W)`` on the host.
@@ -281,7 +322,7 @@ class Inpainter:
                 f"precision={precision_name(self.dtype)})")
 
 
-class AutoInpainter(Inpainter):
+class AutoInpainter(BaseInpainter):
     """``method="auto"``: per image, a prior only where the image is in that prior's domain, else the best
     classical method; ``last_info[i]`` says which (``method``, ``model``, ``reason``).
 
@@ -293,7 +334,11 @@ class AutoInpainter(Inpainter):
     - anything else -> Telea, or biharmonic when the hole is scattered pixels
       (:data:`CLASSICAL_FOR_HOLES`, :data:`CLASSICAL_FOR_SCATTERED`: the best classical methods measured).
 
-    Keyword arguments are the :class:`Inpainter`'s, used by the prior methods it picks.
+    Keyword arguments are the :class:`Inpainter`'s, used by the prior methods it picks. It holds one
+    :class:`Inpainter` per ``(model, method)`` it has chosen (:attr:`inpainters`, loaded on first choice; the
+    classical ones keyed by ``(None, method)``) and hands each image to its choice; the settings it was given,
+    as an :class:`Inpainter` resolves them (``steps``, ``restarts``, ``lam``, ``seed``, ``device``...), are
+    its attributes too.
 
     Example:
         >>> import numpy as np
@@ -305,12 +350,22 @@ class AutoInpainter(Inpainter):
         ('telea', 'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes')
     """
 
+    #: The settings an :class:`Inpainter` resolves from the keyword arguments that are kept as attributes here.
+    SETTINGS = ("device", "dtype", "steps", "restarts", "lam", "lr", "window", "seed", "blend", "blend_solver",
+                "margin", "use_sr", "progress", "vae_init")
+
     def __init__(self, **kwargs):
         kwargs.pop("method", None)
-        super().__init__("telea", **{k: v for k, v in kwargs.items() if k not in ("gan", "vae", "name")})
         from ..registry import list_models
 
-        self.method, self.name, self._kwargs, self._priors = "auto", "auto", kwargs, {}
+        self.method, self.name, self._kwargs = "auto", "auto", kwargs
+        # The classical fallback, built now: settings an Inpainter refuses fail here, before any image.
+        fallback = Inpainter(CLASSICAL_FOR_HOLES, **self._classical_settings())
+        self.inpainters: dict[tuple[str | None, str], Inpainter] = {(None, CLASSICAL_FOR_HOLES): fallback}
+        for key in self.SETTINGS:
+            setattr(self, key, getattr(fallback, key))
+        self.last_trace: dict = {}
+        self.last_info: list[dict] = []
         self._shipped = {e.name: e for e in list_models()}
         face = self._shipped.get(FACE_PRIOR)
         self.face_side = int(face.resolution[-1]) if face is not None else None
@@ -367,10 +422,24 @@ class AutoInpainter(Inpainter):
         kind = "scattered pixels" if scattered else "holes"
         return {"method": method, "model": None, "box": None, "reason": f"{why}: the best classical method for {kind}"}
 
+    def _classical_settings(self) -> dict:
+        """The keyword arguments without a prior's (``gan``, ``vae``, ``name``): a classical Inpainter's."""
+        return {k: v for k, v in self._kwargs.items() if k not in ("gan", "vae", "name")}
+
     def _prior(self, name: str, method: str) -> Inpainter:
-        if (name, method) not in self._priors:
-            self._priors[name, method] = Inpainter.from_pretrained(name, method, **self._kwargs)
-        return self._priors[name, method]
+        """The inpainter of prior ``name`` by ``method``, loaded on first use."""
+        if (name, method) not in self.inpainters:
+            self.inpainters[name, method] = Inpainter.from_pretrained(name, method, **self._kwargs)
+        return self.inpainters[name, method]
+
+    def inpainter_for(self, choice: dict) -> Inpainter:
+        """The :class:`Inpainter` that runs a :meth:`choose` result (held in :attr:`inpainters`)."""
+        if choice["model"] is not None:
+            return self._prior(choice["model"], choice["method"])
+        key = (None, choice["method"])
+        if key not in self.inpainters:
+            self.inpainters[key] = Inpainter(choice["method"], **self._classical_settings())
+        return self.inpainters[key]
 
     def inpaint(self, target: torch.Tensor, known: torch.Tensor, boxes=None) -> torch.Tensor:
         """As :meth:`Inpainter.inpaint`, choosing the method per image (``last_info[i]["reason"]``)."""
@@ -386,18 +455,11 @@ class AutoInpainter(Inpainter):
         infos: list = [None] * target.shape[0]
         traces = {"total": [None] * target.shape[0], "context": [None] * target.shape[0],
                   "prior": [None] * target.shape[0]}
-        for (name, _), members in groups.items():
+        for members in groups.values():
             choice = choices[members[0]]
-            if choice["model"] is None:
-                self.method = choice["method"]
-                try:
-                    out[members] = Inpainter.inpaint(self, target[members], known[members])
-                finally:
-                    self.method = "auto"
-                runner = self
-            else:
-                runner = self._prior(choice["model"], choice["method"])
-                out[members] = runner.inpaint(target[members], known[members], boxes=[choice["box"]] * len(members))
+            runner = self.inpainter_for(choice)
+            boxes = [choice["box"]] * len(members) if choice["model"] else None
+            out[members] = runner.inpaint(target[members], known[members], boxes=boxes)
             for j, i in enumerate(members):
                 budget = {"steps": runner.steps, "restarts": runner.restarts} if choice["model"] else {}
                 infos[i] = dict(runner.last_info[j], method=choices[i]["method"], model=choices[i]["model"],

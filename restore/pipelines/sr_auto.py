@@ -140,7 +140,8 @@ class AutoSuperResolver:
 
     ``upscale(colour, alpha, outscale=None, jpeg_quality=None)`` returns ``(colour, alpha)`` like
     :meth:`SuperResolver.upscale`; ``__call__(image, outscale=None, jpeg_quality=None)`` returns the
-    type it was given. ``last_choice`` is the :class:`SRChoice` of the latest image.
+    type it was given; ``run`` the same as a :class:`restore.pipelines.results.SRResult` (model, reason,
+    measures, seconds). ``last_choice`` is the :class:`SRChoice` of the latest image.
     """
 
     name = "auto"
@@ -183,8 +184,15 @@ class AutoSuperResolver:
         return self.resolver(choice.model).upscale(colour, alpha, outscale=outscale)
 
     def __call__(self, image, outscale: float | None = None, jpeg_quality: int | None = None):
+        return self.run(image, outscale, jpeg_quality).image
+
+    def run(self, image, outscale: float | None = None, jpeg_quality: int | None = None):
+        """As ``__call__``, returning a :class:`restore.pipelines.results.SRResult` with the model chosen,
+        why, and the measures behind the choice."""
         from ..convert import to_tensor
 
         tensor, _, _ = to_tensor(image)
         choice = self.choose(tensor[:1, :3].float(), jpeg_quality)
-        return self.resolver(choice.model)(image, outscale=outscale)
+        result = self.resolver(choice.model).run(image, outscale)
+        result.reason, result.measures = choice.reason, dict(choice.measures)
+        return result

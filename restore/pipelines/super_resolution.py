@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 
 import torch
 from torch import nn
@@ -46,6 +47,7 @@ from ..data.degradation import resize
 from ..device import resolve_device, resolve_precision
 from ..errors import RestoreError
 from .convert import to_tensor
+from .results import SRResult
 from .tiling import DEFAULT_OVERLAP, MIN_TILE, receptive_radius, tiled_apply, tile_count
 
 #: Images up to AUTO_TILE x AUTO_TILE input pixels run in one pass; larger ones are tiled with this
@@ -170,9 +172,25 @@ class SuperResolver:
         ``outscale`` (default: the model's scale) sets the output size to ``round(outscale * H) x
         round(outscale * W)``.
         """
+        return self.run(image, outscale).image
+
+    def run(self, image, outscale: float | None = None) -> SRResult:
+        """As ``__call__``, returning a :class:`restore.pipelines.results.SRResult`: the image (its type
+        preserved), the model's name, the seconds and the tiling counters (:attr:`stats`).
+
+        Example:
+            >>> import torch
+            >>> from restore.archs.srresnet import SRResNet
+            >>> result = SuperResolver(SRResNet(scale=2, num_blocks=1, channels=8), device="cpu", name="tiny").run(
+            ...     torch.rand(1, 3, 20, 30))
+            >>> result.image.shape, result.model, result.reason, result.stats["tiles"]
+            (torch.Size([1, 3, 40, 60]), 'tiny', None, 1)
+        """
         colour, alpha, restore_type = to_tensor(image)
+        start = time.perf_counter()
         colour, alpha = self.upscale(colour, alpha, outscale=outscale)
-        return restore_type(colour, alpha)
+        seconds = time.perf_counter() - start
+        return SRResult(restore_type(colour, alpha), self.name, seconds=seconds, stats=dict(self.stats))
 
     def upscale(self, colour: torch.Tensor, alpha: torch.Tensor | None = None,
                 outscale: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
