@@ -29,7 +29,7 @@ import torch
 DEFAULT_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sr" / "val" / "sun_hays80"
 
 
-def _scores(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> dict:
+def sr_scores(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> dict:
     from restore.metrics import lpips, psnr, ssim
 
     return {"psnr_y": float(psnr(sr, hr, crop_border=scale, y_channel=True)[0]),
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
             began = time.perf_counter()
             sr = imresize(lr, args.scale).clamp(0, 1) if resolver is None else resolver(lr)
             seconds[label] += time.perf_counter() - began
-            per_image[label].append(dict(_scores(sr, hr, args.scale), image=name))
+            per_image[label].append(dict(sr_scores(sr, hr, args.scale), image=name))
             if label != "bicubic" and args.figure_precision in (None, methods[label][1]):
                 row.append(_centre_crop(sr, args.crop))
         row.append(_centre_crop(hr, args.crop))

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sr_eval import DEFAULT_VAL, _scores  # noqa: E402 - the SR literature's scores, as sr_eval computes them
+from sr_eval import DEFAULT_VAL, sr_scores  # noqa: E402 - the SR literature's scores, as sr_eval computes them
 
 SCALE = 4
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
                 outputs[name] = resolver(lr)
                 seconds[name] += time.perf_counter() - t
             for label in labels:
-                rows[condition][label].append(dict(_scores(outputs[label], hr, SCALE), image=image))
+                rows[condition][label].append(dict(sr_scores(outputs[label], hr, SCALE), image=image))
         print(f"  {i + 1}/{len(pairs)} {image} ({time.perf_counter() - began_all:.0f} s)", flush=True)
 
     per_image = {c: {"measures": measures[c], **rows[c]} for c in args.degradations}

@@ -87,9 +87,8 @@ def main(argv: list[str] | None = None) -> dict:
             m.running_var.uniform_(0.5, 1.5)
     eager_model = model.to(device)
     untiled = SuperResolver(model, device=device, precision=args.precision, tile=max(sizes), compile=compile_)
-    tiled = SuperResolver(model, device=device, precision=args.precision, tile=args.tile, compile=compile_)
-    # The tiled resolver shares the compiled network, so compilation is paid once.
-    tiled.network, tiled._forward = untiled.network, untiled._forward
+    # The tiled resolver shares the (compiled) network, so compilation is paid once.
+    tiled = untiled.with_tiling(args.tile)
 
     def eager(x):
         with torch.no_grad():

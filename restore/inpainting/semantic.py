@@ -194,6 +194,12 @@ def latent_search(decode: Callable[[torch.Tensor], torch.Tensor], target: torch.
             :mod:`restore.pipelines.projection`); traced as ``"context"``.
         snapshot_steps: step counts ``s <= steps`` whose result (the best restart after ``s`` updates)
             is kept in ``SearchResult.snapshots``; Adam has no schedule, so it equals an ``s``-step search.
+            Its one caller is ``benchmarks/inpaint_grid.py`` (the steps x restarts grid behind
+            :data:`restore.pipelines.priors.SEARCH_DEFAULTS`: a whole steps curve for the cost of its longest
+            search). It stays here rather than as a general per-step hook because a snapshot needs the
+            loop's own images and losses of each step (so it costs an argmin, not a decode) and must equal
+            the shorter search exactly (``tests/test_inpainting.py::test_snapshots_equal_shorter_searches``);
+            a hook would expose that internal state for this one use. Empty (the default): no cost.
     """
     from ..device import autocast, release_host_memory
 

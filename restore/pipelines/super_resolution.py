@@ -63,6 +63,16 @@ def _is_oom(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
+def _check_tiling(tile: int | None, tile_pad: int | None) -> None:
+    for option, value in (("tile", tile), ("tile_pad", tile_pad)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise RestoreError(f"{option} must be a whole number of pixels, got {value!r}")
+    if tile is not None and tile < 0 or tile and tile < MIN_TILE:
+        raise RestoreError(f"--tile must be 0 (automatic) or at least {MIN_TILE} pixels, got {tile}")
+    if tile_pad is not None and tile_pad < 0:
+        raise RestoreError(f"--tile-pad must be >= 0, got {tile_pad}")
+
+
 def output_size(height: int, width: int, outscale: float) -> tuple[int, int]:
     """The documented output size: ``outscale * height`` by ``outscale * width`` rounded to the nearest
     pixel (halves up, unlike Python's ``round``), at least 1."""
@@ -102,13 +112,7 @@ class SuperResolver:
         self.scale = int(scale or getattr(model, "scale", 0))
         if self.scale < 1:
             raise RestoreError("the model's upscaling factor is unknown: pass scale=")
-        for option, value in (("tile", tile), ("tile_pad", tile_pad)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise RestoreError(f"{option} must be a whole number of pixels, got {value!r}")
-        if tile is not None and tile < 0 or tile and tile < MIN_TILE:
-            raise RestoreError(f"--tile must be 0 (automatic) or at least {MIN_TILE} pixels, got {tile}")
-        if tile_pad is not None and tile_pad < 0:
-            raise RestoreError(f"--tile-pad must be >= 0, got {tile_pad}")
+        _check_tiling(tile, tile_pad)
         self.name, self.progress = name, bool(progress)
         self.in_channels = int(getattr(model, "in_channels", 3))
         self.receptive_radius = receptive_radius(model)
@@ -164,6 +168,29 @@ class SuperResolver:
                                "other output sizes)")
         return cls(model, scale=int(model_scale), device=device, precision=precision, tile=tile,
                    tile_pad=tile_pad, compile=compile, name=info["name"], progress=progress)
+
+    def with_tiling(self, tile: int | None = None, tile_pad: int | None = None) -> "SuperResolver":
+        """This resolver with other tiling (``tile`` and ``tile_pad`` as for the constructor), sharing its
+        network and compiled forward: nothing is copied or compiled again (e.g. to time tiled against
+        untiled on one network, ``benchmarks/sr_speed.py``). This resolver is left as it was.
+
+        Example:
+            >>> import torch
+            >>> from restore.archs.srresnet import SRResNet
+            >>> whole = SuperResolver(SRResNet(scale=2, num_blocks=1, channels=8), device="cpu")
+            >>> tiled = whole.with_tiling(32)
+            >>> tiled.network is whole.network, tiled.tile, whole.tile
+            (True, 32, None)
+            >>> x = torch.rand(1, 3, 70, 90)
+            >>> bool((tiled.upscale(x)[0] - whole.upscale(x)[0]).abs().max() < 1e-3), tiled.stats["tiles"]
+            (True, 9)
+        """
+        _check_tiling(tile, tile_pad)
+        other = copy.copy(self)
+        other.tile = tile or None
+        other.tile_pad = self.receptive_radius if tile_pad is None else int(tile_pad)
+        other.stats = {}
+        return other
 
     # ------------------------------------------------------------------ public entry points
     def __call__(self, image, outscale: float | None = None):
