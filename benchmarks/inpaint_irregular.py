@@ -19,7 +19,7 @@ scenes, batches for faces).
 
 Example:
     python benchmarks/inpaint_irregular.py --data faces --limit 200 --methods telea,fsr-fast,auto
-    python benchmarks/inpaint_irregular.py --data scenes --limit 20 --methods telea,ns,fsr-fast,shiftmap,auto
+    python benchmarks/inpaint_irregular.py --data scenes --limit 20 --methods telea,ns,fsr-fast,auto
     python benchmarks/inpaint_irregular.py --table  # the Markdown table of what the JSON holds
 
 Writes ``benchmarks/results/inpaint_irregular.json`` (merged: one entry per data / bin / method) and, with

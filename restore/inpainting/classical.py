@@ -5,9 +5,7 @@
 * ``"biharmonic"``: scikit-image ``inpaint_biharmonic``;
 * ``"fsr-fast"``, ``"fsr-best"``: OpenCV contrib ``xphoto.inpaint`` frequency-selective reconstruction
   (Genser et al. 2018; Seiler et al. 2015), a sparse Fourier model fitted block by block around the hole;
-  ``best`` is slower (tens of seconds for a 10% hole in a 600x400 photo on 2 cores);
-* ``"shiftmap"``: OpenCV contrib ``xphoto.inpaint`` shift-map (He and Sun 2012): the hole copied from
-  shifted parts of the image that fit, run in Lab as OpenCV's own sample does.
+  ``best`` is slower (tens of seconds for a 10% hole in a 600x400 photo on 2 cores).
 
 OpenCV works on 8-bit images, so its fill is quantised; the known pixels are composited back from
 the input, so outside the hole the output equals the input exactly.
@@ -31,15 +29,10 @@ from .blending import composite
 from .methods import CLASSICAL_METHODS
 
 
-def _xphoto_flags() -> dict:
+def _xphoto_flag(method: str) -> int:
     import cv2
 
-    return {"fsr-fast": cv2.xphoto.INPAINT_FSR_FAST, "fsr-best": cv2.xphoto.INPAINT_FSR_BEST,
-            "shiftmap": cv2.xphoto.INPAINT_SHIFTMAP}
-
-
-XPHOTO = ("fsr-fast", "fsr-best", "shiftmap")
-SHIFTMAP_PAD = 16  # pixels of reflected border around the image for shift-map
+    return {"fsr-fast": cv2.xphoto.INPAINT_FSR_FAST, "fsr-best": cv2.xphoto.INPAINT_FSR_BEST}[method]
 
 
 def _fill_one(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:
@@ -51,18 +44,10 @@ def _fill_one(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> 
     import cv2
 
     as8 = np.ascontiguousarray(np.clip(np.round(image * 255), 0, 255).astype(np.uint8))  # OpenCV writes C order
-    if method in XPHOTO:
+    if method.startswith("fsr-"):
         colour = np.repeat(as8, 3, axis=2) if as8.shape[2] == 1 else as8
-        valid = (~hole).astype(np.uint8) * 255  # xphoto's mask: 255 = known
-        pad = SHIFTMAP_PAD if method == "shiftmap" else 0
-        if pad:  # room to shift: without it, shifts wrap around small images (a 32x32 ramp comes back torn)
-            colour = cv2.copyMakeBorder(colour, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            valid = cv2.copyMakeBorder(valid, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            colour = cv2.cvtColor(colour, cv2.COLOR_RGB2Lab)
         filled = np.zeros(colour.shape, np.uint8)
-        cv2.xphoto.inpaint(colour, valid, filled, _xphoto_flags()[method])
-        if pad:
-            filled = cv2.cvtColor(filled, cv2.COLOR_Lab2RGB)[pad:-pad, pad:-pad]
+        cv2.xphoto.inpaint(colour, (~hole).astype(np.uint8) * 255, filled, _xphoto_flag(method))  # 255 = known
         filled = filled[..., :1] if as8.shape[2] == 1 else filled
     else:
         flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS

@@ -4,8 +4,9 @@
 #: started from the VAE encoder's code.
 SEMANTIC_METHODS = ("gan", "vae", "gan-vae-init")
 #: classical methods: OpenCV Telea and Navier-Stokes, scikit-image biharmonic, and OpenCV contrib's
-#: ``xphoto.inpaint``: frequency-selective reconstruction (fast and best) and shift-map.
-CLASSICAL_METHODS = ("telea", "ns", "biharmonic", "fsr-fast", "fsr-best", "shiftmap")
+#: ``xphoto.inpaint`` frequency-selective reconstruction (fast and best). (Its shift-map is left out: it
+#: tears small images and its output changed with the process's state; see docs/inpainting.md.)
+CLASSICAL_METHODS = ("telea", "ns", "biharmonic", "fsr-fast", "fsr-best")
 METHODS = SEMANTIC_METHODS + CLASSICAL_METHODS
 #: what ``--method`` accepts: ``auto`` (a prior only for images in its domain, else the best classical
 #: method; :class:`restore.pipelines.inpainting.AutoInpainter`) and every method above.
