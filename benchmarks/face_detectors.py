@@ -247,4 +247,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from restore.errors import run_script
+
+    run_script(main)

@@ -297,4 +297,6 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from restore.errors import run_script
+
+    run_script(main)

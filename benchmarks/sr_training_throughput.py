@@ -88,4 +88,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from restore.errors import run_script
+
+    run_script(main)

@@ -74,4 +74,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from restore.errors import run_script
+
+    run_script(main)
