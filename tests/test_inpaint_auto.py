@@ -78,7 +78,21 @@ def test_non_face_photos_get_a_classical_method(name):
     image = _tensor(getattr(data, name)())
     h, w = image.shape[-2:]
     choice = AutoInpainter().choose(image, _known(h, w, h // 3, h // 2, w // 3, w // 2))
-    assert choice["model"] is None and choice["method"] == "telea", choice
+    assert choice["model"] is None and choice["method"] == "fsr-fast", choice  # a hole of 1/36 of the image
+
+
+def test_classical_choice_follows_the_hole_size():
+    from restore.pipelines import inpainting
+
+    auto, image = AutoInpainter(), torch.rand(1, 3, 100, 100)
+    small, large = _known(100, 100, 10, 60, 10, 60), _known(100, 100, 0, 80, 0, 80)  # 25% and 64% of the image
+    assert auto.choose(image, small)["method"] == "fsr-fast"
+    choice = auto.choose(image, large)
+    assert choice["method"] == "telea" and "holes over 50% of the image" in choice["reason"]
+    big = torch.rand(1, 3, 1200, 1200)  # a 30% hole of 432,000 pixels: past fsr-fast's time budget
+    choice = auto.choose(big, _known(1200, 1200, 0, 360, 0, 1200))
+    assert inpainting.FSR_MAX_HOLE_PIXELS < 360 * 1200 and choice["method"] == "telea", choice
+    assert "fsr-fast would be slow" in choice["reason"]
 
 
 def test_a_hole_in_a_face_uses_the_face_prior_on_a_crop_around_the_face(astronaut):
@@ -140,9 +154,9 @@ def test_auto_batches_faces_and_mixes_in_classical(face64):
     images = torch.cat([face64, blank, face64])
     known = _known(64, 64, 20, 44, 20, 44).expand(3, -1, -1, -1)
     out = auto.inpaint(images, known)
-    assert [i["method"] for i in auto.last_info] == ["gan-vae-init", "telea", "gan-vae-init"]
+    assert [i["method"] for i in auto.last_info] == ["gan-vae-init", "fsr-fast", "gan-vae-init"]
     assert auto.last_trace["total"][1] is None and auto.last_trace["total"][0].shape == (2,)
-    assert torch.equal(out[1], Inpainter(method="telea").inpaint(blank, known[:1])[0])
+    assert torch.equal(out[1], Inpainter(method="fsr-fast").inpaint(blank, known[:1])[0])
 
 
 def test_cli_default_is_auto_and_says_why(tmp_path, capsys, face64):
@@ -156,7 +170,7 @@ def test_cli_default_is_auto_and_says_why(tmp_path, capsys, face64):
                  "-o", str(tmp_path / "out"), "--steps", "2", "--restarts", "1", "--save-trace"]) == 0
     err = capsys.readouterr().err
     assert "face.png: gan-vae-init with faces64-dcgan: a face around the hole" in err
-    assert "coffee.png: telea: no face around the hole" in err
+    assert "coffee.png: fsr-fast: no face around the hole" in err
     assert read_image(tmp_path / "out" / "face_inpainted.png").size == (64, 64)
     # a prior named without --method is that prior's own search
     assert main(["inpaint", str(tmp_path / "face.png"), "--mask", str(tmp_path / "mask.png"), "--model",

@@ -35,11 +35,11 @@ def test_auto_holds_one_inpainter_per_choice_and_reports_it():
     assert isinstance(auto, BaseInpainter) and not isinstance(auto, Inpainter)
     assert (auto.method, auto.name, auto.resolution) == ("auto", "auto", auto.face_side)
     result = auto.run(image, mask)
-    assert result.method == "telea" and result.model is None and "holes" in result.reason
-    assert np.array_equal(result.image, Inpainter("telea")(image, mask))  # the same pixels as the method itself
+    assert result.method == "fsr-fast" and result.model is None and "holes" in result.reason
+    assert np.array_equal(result.image, Inpainter("fsr-fast")(image, mask))  # the same pixels as the method itself
     scattered = (np.random.default_rng(1).random(mask.shape) > 0.8).astype(np.uint8) * 255
     assert auto.run(image, scattered).method == "biharmonic"
-    assert sorted(auto.inpainters) == [(None, "biharmonic"), (None, "telea")]
+    assert sorted(auto.inpainters) == [(None, "biharmonic"), (None, "fsr-fast"), (None, "telea")]  # telea: fallback
     assert all(type(i) is Inpainter for i in auto.inpainters.values())
     assert auto.last_info[0]["method"] == "biharmonic" and repr(auto).startswith("Inpainter(method='auto'")
 

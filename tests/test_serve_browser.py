@@ -325,7 +325,7 @@ def test_label_zoom_chain_undo_redo_and_reset(open_page, viewport, tmp_path):
     assert run_and_wait(page) == "done", page.inner_text("#status")
     label = page.inner_text("#result-label")
     info = page.evaluate("restoreApp.state.result.job.info")
-    assert info["requested"] == "auto" and info["method"] in ("telea", "ns", "biharmonic"), info
+    assert info["requested"] == "auto" and info["method"] in ("telea", "ns", "biharmonic", "fsr-fast"), info
     assert label.startswith(f"Inpainting: auto → {info['method']}") and info["reason"] in label, label
     assert "the best classical method" in label
     assert page.get_attribute("#download", "download") == "tiny_inpainted.png"

@@ -1,7 +1,7 @@
 """Is there a face around the hole? Offline face detection that picks the face prior for ``--method auto``.
 
 The detector is OpenCV 4's frontal-face Haar cascade (``haarcascade_frontalface_default.xml``, inside
-the ``opencv-python-headless<5`` wheel: nothing to download), with the ``alt2`` cascade as a second chance
+the ``opencv-contrib-python-headless<5`` wheel: nothing to download), with the ``alt2`` cascade as a second chance
 where it finds nothing, chosen by measurement (``benchmarks/face_detectors.py``): together they accept
 96.9% of the 1,000 held-out CelebA faces whole and 83.0% with a centre hole (the default cascade alone
 95.1% / 80.4%), and none of scikit-image's 19 non-face sample photos. dlib's HOG accepts 96.7% whole but
@@ -73,7 +73,7 @@ def cascades() -> list:
             classifier = cv2.CascadeClassifier(str(path))
             if classifier.empty():
                 raise RestoreError(f"OpenCV {cv2.__version__} has no {name} (its 5.x wheels ship no cascades): "
-                                   "install opencv-python-headless<5, or choose --method")
+                                   "install opencv-contrib-python-headless<5, or choose --method")
             loaded.append(classifier)
         _cascades = loaded
     return _cascades

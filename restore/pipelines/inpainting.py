@@ -52,10 +52,14 @@ BLENDS = ("poisson", "none")
 #: shipped: on the grid it reaches a random start's LPIPS in a third of the time (50 x 1 at 0.0507, 0.21 s/image,
 #: against 50 x 4 at 0.0509, 0.73 s).
 FACE_PRIOR, FACE_VAE, FASHION_PRIOR = "faces64-dcgan", "faces64-vae", "fashion-dcgan"
-#: ``auto``'s classical methods, from the 1,000 held-out faces (benchmarks/results/inpaint_faces_classical.json,
-#: LPIPS): Telea is best on holes (centre 0.097 vs NS 0.099, biharmonic 0.117; tied on blocks), biharmonic on
-#: scattered pixels (80% missing: 0.098 vs NS 0.124, Telea 0.171).
-CLASSICAL_FOR_HOLES, CLASSICAL_FOR_SCATTERED = "telea", "biharmonic"
+#: ``auto``'s classical methods. Biharmonic on scattered pixels (1,000 held-out faces, 80% missing: LPIPS 0.098
+#: vs NS 0.124, Telea 0.171; benchmarks/results/inpaint_faces_classical.json). For holes, OpenCV contrib's
+#: frequency-selective reconstruction (``fsr-fast``) where the irregular-mask benchmark measured it best
+#: (benchmarks/results/inpaint_irregular.json: holes up to :data:`FSR_MAX_HOLE_RATIO` of the image), else Telea
+#: (larger holes, where it is as good or better, and holes too big for fsr-fast's time: :data:`FSR_MAX_HOLE_PIXELS`).
+CLASSICAL_FOR_HOLES, CLASSICAL_FOR_SCATTERED, CLASSICAL_FOR_SMALLER_HOLES = "telea", "biharmonic", "fsr-fast"
+FSR_MAX_HOLE_RATIO = 0.5
+FSR_MAX_HOLE_PIXELS = 300_000
 #: A mask is "scattered" (missing pixels, scratches) when 90% of its hole pixels have a known pixel within
 #: this distance (px); in a block or a centre hole most are far from one.
 SCATTERED_DISTANCE = 2.0
@@ -82,9 +86,9 @@ class BaseInpainter:
         >>> image = np.full((24, 24, 3), 90, np.uint8); mask = np.zeros((24, 24), np.uint8); mask[8:16, 8:16] = 255
         >>> result = AutoInpainter().run(image, mask)
         >>> result.image.shape, result.method, result.model
-        ((24, 24, 3), 'telea', None)
+        ((24, 24, 3), 'fsr-fast', None)
         >>> result.reason
-        'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes'
+        'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes up to 50% of the image'
     """
 
     method: str
@@ -331,8 +335,9 @@ class AutoInpainter(BaseInpainter):
       start when shipped), cut the way CelebA frames faces
       (the whole image when it is already the prior's 64x64), filled and brought back;
     - a gray 28x28 or 32x32 image (Fashion-MNIST's form) -> ``fashion-dcgan``;
-    - anything else -> Telea, or biharmonic when the hole is scattered pixels
-      (:data:`CLASSICAL_FOR_HOLES`, :data:`CLASSICAL_FOR_SCATTERED`: the best classical methods measured).
+    - anything else -> the best classical method measured for the hole: biharmonic for scattered pixels,
+      ``fsr-fast`` for holes up to :data:`FSR_MAX_HOLE_RATIO` of the image (and :data:`FSR_MAX_HOLE_PIXELS`),
+      Telea for larger ones.
 
     Keyword arguments are the :class:`Inpainter`'s, used by the prior methods it picks. It holds one
     :class:`Inpainter` per ``(model, method)`` it has chosen (:attr:`inpainters`, loaded on first choice; the
@@ -347,7 +352,7 @@ class AutoInpainter(BaseInpainter):
         >>> auto = AutoInpainter()
         >>> out = auto(image, mask)
         >>> auto.last_info[0]["method"], auto.last_info[0]["reason"]
-        ('telea', 'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes')
+        ('fsr-fast', 'no face around the hole, not a Fashion-MNIST-sized gray image: the best classical method for holes up to 50% of the image')
     """
 
     #: The settings an :class:`Inpainter` resolves from the keyword arguments that are kept as attributes here.
@@ -418,8 +423,14 @@ class AutoInpainter(BaseInpainter):
         hole = (known[0, 0] < 0.5).numpy().astype(np.uint8)
         distance = cv2.distanceTransform(hole, cv2.DIST_L2, 3)[hole > 0]  # to the nearest known pixel
         scattered = distance.size > 0 and float(np.percentile(distance, 90)) <= SCATTERED_DISTANCE
-        method = CLASSICAL_FOR_SCATTERED if scattered else CLASSICAL_FOR_HOLES
-        kind = "scattered pixels" if scattered else "holes"
+        if scattered:
+            method, kind = CLASSICAL_FOR_SCATTERED, "scattered pixels"
+        elif distance.size <= FSR_MAX_HOLE_PIXELS and distance.size <= FSR_MAX_HOLE_RATIO * hole.size:
+            method, kind = CLASSICAL_FOR_SMALLER_HOLES, f"holes up to {FSR_MAX_HOLE_RATIO:.0%} of the image"
+        elif distance.size > FSR_MAX_HOLE_PIXELS:
+            method, kind = CLASSICAL_FOR_HOLES, f"holes over {FSR_MAX_HOLE_PIXELS:,} pixels (fsr-fast would be slow)"
+        else:
+            method, kind = CLASSICAL_FOR_HOLES, f"holes over {FSR_MAX_HOLE_RATIO:.0%} of the image"
         return {"method": method, "model": None, "box": None, "reason": f"{why}: the best classical method for {kind}"}
 
     def _classical_settings(self) -> dict:
