@@ -27,6 +27,7 @@ Writes ``benchmarks/results/face_detectors.json`` (one entry per detector, merge
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -122,17 +123,21 @@ def centre_hole_telea(face: np.ndarray) -> np.ndarray:
     return cv2.inpaint(np.ascontiguousarray(face), mask, 3, cv2.INPAINT_TELEA)
 
 
+@functools.cache
+def _face_vae():
+    from restore.pipelines.priors import load_prior
+
+    return load_prior("faces64-vae", "vae")[0].eval()
+
+
 def centre_hole_vae(image: np.ndarray) -> np.ndarray:
     """The centre hole pre-filled by Telea, then replaced by faces64-vae's reconstruction of the region around
     it (the hole plus half its size of context, resized to 64x64): a face prior's guess at what is missing."""
     import torch
 
     from restore.data.degradation import resize
-    from restore.pipelines.priors import load_prior
 
-    global _VAE
-    if "_VAE" not in globals():
-        _VAE = load_prior("faces64-vae", "vae")[0].eval()
+    vae = _face_vae()
     h, w = image.shape[:2]
     filled = centre_hole_telea(image)
     top, left, rows, cols = h // 4, w // 4, h // 2, w // 2  # the hole of centre_hole_telea
@@ -140,8 +145,8 @@ def centre_hole_vae(image: np.ndarray) -> np.ndarray:
     y1, x1 = min(h, top + rows + rows // 2), min(w, left + cols + cols // 2)
     crop = torch.from_numpy(filled[y0:y1, x0:x1]).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
-        mu, _ = _VAE.encode(resize(crop, 64, "bilinear"))
-        guess = resize(_VAE.decode(mu), (y1 - y0, x1 - x0), "bicubic")
+        mu, _ = vae.encode(resize(crop, 64, "bilinear"))
+        guess = resize(vae.decode(mu), (y1 - y0, x1 - x0), "bicubic")
     guess = (guess[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     out = filled.copy()
     out[top:top + rows, left:left + cols] = guess[top - y0:top - y0 + rows, left - x0:left - x0 + cols]

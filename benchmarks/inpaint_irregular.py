@@ -124,11 +124,11 @@ def evaluate(data: str, images, method: str, device: str, batch: int, progress: 
             for key, values in scores(out, truth).items():
                 sums[key].extend(values)
             sums["hole"].extend((1 - known).flatten(1).mean(1).tolist())
-            for info in getattr(inpainter, "last_info", None) or []:
-                if method == "auto" and info:
+            if method == "auto":
+                for info in inpainter.last_info:
                     choices[info["method"]] = choices.get(info["method"], 0) + 1
             if label == "20-30%" and not examples:
-                examples = {"name": group[0][0], "masked": (truth * known)[:1], "out": out[:1], "truth": truth[:1]}
+                examples = {"masked": (truth * known)[:1], "out": out[:1], "truth": truth[:1]}
         n = len(sums["psnr"])
         rows[label] = {k: round(sum(v) / n, 4) for k, v in sums.items()} | {
             "n": n, "s_per_image": round(seconds / n, 4), **({"auto_choices": choices} if choices else {})}
@@ -162,21 +162,14 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def figure(rows: list[list[torch.Tensor]], path: str, height: int = 192) -> None:
-    """Rows of images (each ``(1, 3, H, W)``) scaled to ``height`` and tiled; written atomically."""
-    import torch.nn.functional as F
-
+def figure(images: list[torch.Tensor], path: str, height: int = 192) -> None:
+    """``(1, 3, H, W)`` images side by side, each resized to ``height`` (antialiased), written atomically."""
+    from restore.data.degradation import resize
     from restore.io import write_image
 
-    scaled = []
-    for row in rows:
-        parts = [F.interpolate(x, size=(height, max(1, round(x.shape[-1] * height / x.shape[-2]))), mode="area")
-                 if x.shape[-2] != height else x for x in row]
-        line = torch.cat([torch.cat([p, torch.ones(1, 3, height, 4)], -1) for p in parts], -1)
-        scaled.append(line)
-    width = max(r.shape[-1] for r in scaled)
-    canvas = torch.cat([torch.cat([r, torch.ones(1, 3, height, width - r.shape[-1])], -1) for r in scaled], -2)
-    write_image(path, canvas.clamp(0, 1), overwrite=True)
+    gap = torch.ones(1, 3, height, 4)
+    parts = [resize(x, (height, max(1, round(x.shape[-1] * height / x.shape[-2])))) for x in images]
+    write_image(path, torch.cat([t for p in parts for t in (p, gap)], -1), overwrite=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -204,7 +197,6 @@ def main(argv: list[str] | None = None) -> dict:
             ap.error(f"unknown method {m!r} (use {', '.join(choices)})")
         if m in PRIOR_METHODS and args.data != "faces":
             ap.error(f"{m} is a 64x64 face prior: use it with --data faces (scenes get it through auto)")
-    torch.set_grad_enabled(True)
     images = load_images(args.data, args.limit)
     print(f"inpaint_irregular: {len(images)} {args.data} images x {len(BINS)} bins", file=sys.stderr)
     examples = []
@@ -225,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     atomic_write_bytes(out, (json.dumps(results, indent=1) + "\n").encode(), overwrite=True)
     if args.figure:
-        figure([examples], args.figure)
+        figure(examples, args.figure)
     print(markdown({args.data: results[args.data]}))
     return results
 

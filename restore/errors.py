@@ -21,8 +21,8 @@ def run_script(main, argv: list[str] | None = None, *, prog: str | None = None):
     """Run a script's ``main(argv)`` (benchmarks, tools) the way the command line runs a command.
 
     A :class:`RestoreError`, a missing file (e.g. the data a benchmark reads is not on this machine) or a
-    ``SystemExit`` with a message ends in one line on stderr and exit status 2, never a traceback; otherwise ``main``'s return value is the exit
-    status (``None`` or a result object: 0).
+    ``SystemExit`` with a message ends in one line on stderr and exit status 2, never a traceback; otherwise
+    ``main``'s return value is the exit status (``None`` or a result object: 0).
 
     Example:
         >>> def main(argv):

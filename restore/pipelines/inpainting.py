@@ -40,7 +40,7 @@ from torch import nn
 from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import blending, classical, crop, masks, semantic
-from ..inpainting.methods import METHODS, SEMANTIC_METHODS
+from ..inpainting.methods import METHODS
 # Prior loading, search defaults and budgets live in .priors; imported here under their names too
 # (``from restore.pipelines.inpainting import SEARCH_DEFAULTS, load_prior`` keeps working).
 from .priors import (PREFERRED, SEARCH_DEFAULTS, companion_vae, default_model, load_prior,  # noqa: F401
@@ -422,12 +422,13 @@ class AutoInpainter(BaseInpainter):
 
         hole = (known[0, 0] < 0.5).numpy().astype(np.uint8)
         distance = cv2.distanceTransform(hole, cv2.DIST_L2, 3)[hole > 0]  # to the nearest known pixel
-        scattered = distance.size > 0 and float(np.percentile(distance, 90)) <= SCATTERED_DISTANCE
+        hole_pixels = distance.size
+        scattered = hole_pixels > 0 and float(np.percentile(distance, 90)) <= SCATTERED_DISTANCE
         if scattered:
             method, kind = CLASSICAL_FOR_SCATTERED, "scattered pixels"
-        elif distance.size <= FSR_MAX_HOLE_PIXELS and distance.size <= FSR_MAX_HOLE_RATIO * hole.size:
+        elif hole_pixels <= FSR_MAX_HOLE_PIXELS and hole_pixels <= FSR_MAX_HOLE_RATIO * hole.size:
             method, kind = CLASSICAL_FOR_SMALLER_HOLES, f"holes up to {FSR_MAX_HOLE_RATIO:.0%} of the image"
-        elif distance.size > FSR_MAX_HOLE_PIXELS:
+        elif hole_pixels > FSR_MAX_HOLE_PIXELS:
             method, kind = CLASSICAL_FOR_HOLES, f"holes over {FSR_MAX_HOLE_PIXELS:,} pixels (fsr-fast would be slow)"
         else:
             method, kind = CLASSICAL_FOR_HOLES, f"holes over {FSR_MAX_HOLE_RATIO:.0%} of the image"

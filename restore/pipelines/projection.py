@@ -45,7 +45,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..device import autocast, precision_name, resolve_device, resolve_precision
+from ..device import precision_name, resolve_device, resolve_precision
 from ..errors import RestoreError
 from ..inpainting import semantic
 from .priors import companion_vae, default_model, is_spherical, load_prior, search_budget, search_network, to_channels
